@@ -1,0 +1,70 @@
+"""Thin command line over the Python API.
+
+Each concept module registers its own sub-commands through a ``register(subparsers)`` function
+(see ``_COMMAND_MODULES``); this file only builds the parser, dispatches, and turns
+:class:`~advrecon.errors.AdvreconError` into one clear line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from advrecon import __version__
+from advrecon.errors import AdvreconError
+
+# module -> provides register(subparsers); each adds sub-commands with set_defaults(func=...)
+_COMMAND_MODULES = [
+    "advrecon.data.commands",  # advrecon data synth | preview | info
+    "advrecon.models.commands",  # advrecon models (presets, checkpoint info)
+    "advrecon.train",  # advrecon train
+    "advrecon.experiments.commands",  # advrecon run
+    "advrecon.report.commands",  # advrecon report
+    "advrecon.demo",  # advrecon demo
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="advrecon",
+        description="Audit MRI reconstruction models under realistic adversarial perturbations.",
+    )
+    parser.add_argument("--version", action="version", version=f"advrecon {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # during development a command module may not exist yet
+            if exc.name == name:
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1
+    try:
+        result = args.func(args)
+    except AdvreconError as exc:
+        print(f"advrecon: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("advrecon: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

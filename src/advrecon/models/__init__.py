@@ -1,0 +1,1 @@
+"""advrecon.models."""
