@@ -1,0 +1,594 @@
+"""Synthetic knee dataset in the exact fastMRI multicoil format (the embedded default data).
+
+Every command of advrecon runs without access to fastMRI: this module simulates multicoil
+sagittal knee acquisitions and writes them as fastMRI ``.h5`` files plus a fastMRI+-style
+``annotations.csv``, so that the same readers, models and attacks run on both.
+
+Forward model per slice (all complex64)::
+
+    m(r)       = magnitude(r) * exp(i * phase(r))          anatomy of synthetic_anatomy.py
+    kspace_c   = fft2c(S_c(r) * m(r)) + n_c,  n_c ~ CN(0, sigma^2)   (then padded columns := 0)
+    target     = center_crop(rss(ifft2c(kspace)), recon_size)       (= reconstruction_rss)
+
+Why the shapes: fastMRI knee data are 2x oversampled along the readout, so k-space has
+``H = 2 * h`` rows and the object occupies only the central ``h`` rows of the coil images; the
+noise is added in k-space, so the air around the object (in particular the oversampled rows)
+contains pure thermal noise, which is where :mod:`advrecon.noise_level` estimates ``sigma``.
+``SNR = mean(noise-free RSS inside the object) / sigma`` with ``sigma`` the std of the complex
+per-coil noise (``E|n|^2 = sigma^2``, identical in k-space and image space: unitary FFT).
+
+Splits: :func:`generate_dataset` writes a flat folder (``file*.h5`` + ``annotations.csv``) when
+``SynthConfig.val_volumes == 0``; otherwise it writes ``train/`` (``num_volumes`` volumes) and
+``val/`` (``val_volumes`` volumes, another seed stream and file numbers after the train ones)
+into the same folder, each with its own ``annotations.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import torch
+
+from advrecon import __version__
+from advrecon.data.synthetic_anatomy import LESION_LABELS, render_volume, smooth_noise
+from advrecon.errors import AdvreconError, ConfigError
+from advrecon.mri import fft2c, kspace_to_target
+
+__all__ = [
+    "SynthConfig",
+    "SyntheticVolume",
+    "coil_sensitivities",
+    "smooth_phase",
+    "simulate_volume",
+    "ismrmrd_header",
+    "generate_dataset",
+    "register_arguments",
+    "config_from_args",
+    "run_from_args",
+    "ANNOTATION_COLUMNS",
+]
+
+ANNOTATION_COLUMNS = ["file", "slice", "study_level", "x", "y", "width", "height", "label"]
+_MARKER = "synthetic.json"
+_XSI = (
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+    'xmlns:xs="http://www.w3.org/2001/XMLSchema" '
+    'xsi:schemaLocation="http://www.ismrm.org/ISMRMRD ismrmrd.xsd"'
+)
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Settings of a synthetic knee dataset (defaults sized for a 2-core CPU).
+
+    Attributes:
+        num_volumes: Number of volumes (``file*.h5``); the train split when ``val_volumes > 0``.
+        num_slices: Sagittal slices per volume.
+        num_coils: Receive coils.
+        kspace_shape: ``(H, W)``: readout (2x oversampled) x phase encode.
+        recon_size: ``(h, w)`` of ``reconstruction_rss``; needs ``h <= H // 2`` and ``w <= W``.
+        snr: Mean noise-free RSS in the object divided by the per-coil complex noise std.
+        seed: Master seed; the dataset is a deterministic function of the config.
+        lesion_probability: Probability of each of ``max_lesions`` candidate lesions of a
+            volume (so a volume carries ``Binomial(max_lesions, p)`` pathologies).
+        max_lesions: Candidate lesions per volume.
+        study_level_probability: Probability of a study-level CSV row (label ``artifact``)
+            per volume; at least one volume gets one when ``num_volumes >= 2`` and it is > 0.
+        padding: ``(left, right)`` zero-filled phase-encode columns, or ``None``; written to
+            the ISMRMRD header so that fastMRI's rule gives ``padding_left = left`` and
+            ``padding_right = W - right``.
+        val_volumes: If > 0, also write a ``val/`` split of this many volumes (see module doc).
+        first_file_id: Number of the first file (``file9000000.h5``).
+        fov_mm: Reconstruction field of view (square pixels assumed), for the header.
+        acquisition: ``acquisition`` attribute (``CORPD_FBK`` as fastMRI knee PD).
+    """
+
+    num_volumes: int = 6
+    num_slices: int = 12
+    num_coils: int = 8
+    kspace_shape: tuple[int, int] = (256, 128)
+    recon_size: tuple[int, int] = (128, 128)
+    snr: float = 30.0
+    seed: int = 0
+    lesion_probability: float = 0.7
+    max_lesions: int = 3
+    study_level_probability: float = 0.25
+    padding: tuple[int, int] | None = None
+    val_volumes: int = 0
+    first_file_id: int = 9_000_000
+    fov_mm: float = 140.0
+    acquisition: str = "CORPD_FBK"
+    labels: tuple[str, ...] = field(default_factory=lambda: tuple(LESION_LABELS))
+
+    def __post_init__(self) -> None:
+        H, W = self.kspace_shape
+        h, w = self.recon_size
+        checks = [
+            (self.num_volumes >= 1, "num_volumes must be >= 1"),
+            (self.num_slices >= 1, "num_slices must be >= 1"),
+            (self.num_coils >= 1, "num_coils must be >= 1"),
+            (h >= 8 and w >= 8, "recon_size must be at least 8 x 8"),
+            (2 * h <= H, "recon_size height must be at most half the k-space readout size"),
+            (w <= W, "recon_size width must not exceed the k-space phase-encode size"),
+            (self.snr > 0, "snr must be positive"),
+            (0.0 <= self.lesion_probability <= 1.0, "lesion_probability must be in [0, 1]"),
+            (self.val_volumes >= 0, "val_volumes must be >= 0"),
+            (
+                0 <= self.first_file_id
+                and self.first_file_id + self.num_volumes + self.val_volumes <= 10**7,
+                "first_file_id must leave room for 7-digit file numbers",
+            ),
+            (all(lb in LESION_LABELS for lb in self.labels), "labels must be known lesions"),
+        ]
+        if self.padding is not None:
+            left, right = self.padding
+            checks.append((left >= 0 and right >= 0 and left + right < W // 2, "padding too large"))
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(f"synthetic data config: {message}")
+
+
+@dataclass(frozen=True)
+class SyntheticVolume:
+    """One simulated volume with its ground truth (for tests and debugging).
+
+    Attributes:
+        kspace: ``(S, coils, H, W)`` complex64, noisy, zero in padded columns.
+        target: ``(S, h, w)`` float32, ``reconstruction_rss``.
+        image: Noise-free complex object ``(S, H, W)`` complex64 (zero outside the central
+            ``h x w`` region).
+        sens: Coil sensitivities ``(S, coils, H, W)`` complex64.
+        object_mask: ``(S, H, W)`` bool, the limb.
+        lesion_mask: ``(S, h, w)`` float32, union of all lesion coverages (recon frame).
+        annotations: fastMRI+ rows (dicts with :data:`ANNOTATION_COLUMNS`, CSV frame).
+        sigma: Complex per-coil noise std.
+        fname: File stem, e.g. ``file9000000``.
+    """
+
+    kspace: np.ndarray
+    target: np.ndarray
+    image: np.ndarray
+    sens: np.ndarray
+    object_mask: np.ndarray
+    lesion_mask: np.ndarray
+    annotations: list[dict]
+    sigma: float
+    fname: str
+
+
+def coil_sensitivities(
+    rng: np.random.Generator,
+    num_coils: int,
+    num_slices: int,
+    shape: tuple[int, int],
+    object_size: tuple[int, int],
+    shading: float = 0.2,
+) -> np.ndarray:
+    """Smooth, localised, complex receive sensitivities of loop coils on a ring.
+
+    Each coil is a small loop at distance ``d0`` out of the slice plane on an elliptical ring
+    around the object (a knee coil is a cylinder around the leg): magnitude
+    ``(d0^2 / (|r - p_c|^2 + z_c^2 + d0^2))^(3/4)`` (Biot-Savart-like fall-off) and phase
+    ``phi_c - arg(r - p_c)`` (the in-plane field direction turns around the coil). The coil's
+    out-of-plane offset ``z_c`` changes with the slice. Maps are normalised so that the sum of
+    squares is ``SoS_raw ** shading`` scaled to mean 1 over the object region: about 1, with
+    the mild intensity shading of real multicoil RSS images.
+
+    Args:
+        rng: Random generator.
+        num_coils: Number of coils ``C``.
+        num_slices: Number of slices ``S``.
+        shape: Image grid ``(H, W)`` in pixels.
+        object_size: ``(h, w)`` of the central object region.
+        shading: 0 gives a sum of squares exactly 1 everywhere; larger keeps more of the
+            coils' own fall-off.
+
+    Returns:
+        complex64 ``(S, C, H, W)``.
+    """
+    H, W = shape
+    h, w = object_size
+    rows = np.arange(H)[None, None, :, None] - (H // 2)
+    cols = np.arange(W)[None, None, None, :] - (W // 2)
+    ang = 2 * np.pi * (np.arange(num_coils) + rng.uniform(-0.2, 0.2, num_coils)) / num_coils
+    ang = ang + rng.uniform(0, 2 * np.pi)
+    radius_r, radius_c = 0.62 * h, 0.62 * w
+    pr = (radius_r * np.sin(ang))[None, :, None, None]
+    pc = (radius_c * np.cos(ang))[None, :, None, None]
+    d0 = 0.3 * max(h, w)
+    z_coil = rng.uniform(-0.25, 0.25, num_coils) * max(h, w)
+    slice_pos = (np.arange(num_slices) - (num_slices - 1) / 2) * 0.03 * max(h, w)
+    z = (z_coil[None, :] - slice_pos[:, None])[:, :, None, None]
+    dr, dc = rows - pr, cols - pc
+    mag = (d0**2 / (dr**2 + dc**2 + z**2 + d0**2)) ** 0.75 * rng.uniform(0.8, 1.2, num_coils)[
+        None, :, None, None
+    ]
+    phase = rng.uniform(0, 2 * np.pi, num_coils)[None, :, None, None] - np.arctan2(dr, dc)
+    sens = mag * np.exp(1j * phase)
+    sos = np.sqrt((np.abs(sens) ** 2).sum(1, keepdims=True))
+    sens = sens / sos ** (1.0 - shading)
+    top, left = (H - h) // 2, (W - w) // 2
+    sos_obj = np.sqrt((np.abs(sens[..., top : top + h, left : left + w]) ** 2).sum(1))
+    sens = sens / sos_obj.mean(axis=(-2, -1))[:, None, None, None]
+    return sens.astype(np.complex64)
+
+
+def smooth_phase(rng: np.random.Generator, shape: tuple[int, int, int]) -> np.ndarray:
+    """Smooth random background phase (radians) ``(S, H, W)``, varying slowly across slices.
+
+    A random linear ramp plus a low-frequency random field of about one radian amplitude, as
+    produced by B0 inhomogeneity and the receive chain.
+    """
+    S, H, W = shape
+    r = (np.arange(H) / H - 0.5)[None, :, None]
+    c = (np.arange(W) / W - 0.5)[None, None, :]
+    ramp = rng.uniform(-np.pi, np.pi) * r + rng.uniform(-np.pi, np.pi) * c
+    field = smooth_noise(rng, (S, H, W), (1.5, H / 8, W / 8))
+    return (rng.uniform(-np.pi, np.pi) + ramp + 0.8 * field).astype(np.float32)
+
+
+def _choose_labels(rng: np.random.Generator, config: SynthConfig) -> list[str]:
+    names = list(config.labels)
+    probs = np.array([LESION_LABELS[n] for n in names])
+    count = int(rng.binomial(config.max_lesions, config.lesion_probability))
+    if count == 0 or not names:
+        return []
+    picks = rng.choice(
+        len(names), size=min(count, len(names)), replace=False, p=probs / probs.sum()
+    )
+    return [names[i] for i in picks]
+
+
+def simulate_volume(config: SynthConfig, index: int, study_level: bool = False) -> SyntheticVolume:
+    """Simulate volume ``index`` of a dataset (deterministic in ``(config.seed, index)``).
+
+    Args:
+        config: Dataset settings.
+        index: Volume number within the dataset (also selects the file name).
+        study_level: Add a study-level CSV row (label ``artifact``) for this volume.
+
+    Returns:
+        :class:`SyntheticVolume` with k-space, target and ground truth.
+    """
+    rng = np.random.default_rng([config.seed, index])
+    S, C = config.num_slices, config.num_coils
+    H, W = config.kspace_shape
+    h, w = config.recon_size
+    labels = _choose_labels(rng, config)
+    vol = render_volume(rng, S, (h, w), labels)
+
+    # Object in the central h x w region of the oversampled (H, W) grid; the same offsets as
+    # advrecon.mri.center_crop so that the crop returns exactly the drawn region. The outer
+    # rows taper to zero so that the object is strictly confined to the central readout half.
+    top, left = (H - h) // 2, (W - w) // 2
+    taper = np.ones(h, np.float32)
+    n = max(2, h // 40)
+    ramp = np.sin(0.5 * np.pi * (np.arange(n) + 1) / (n + 1)) ** 2
+    taper[:n], taper[-n:] = ramp, ramp[::-1]
+    mag = np.zeros((S, H, W), np.float32)
+    mag[:, top : top + h, left : left + w] = vol.image * taper[None, :, None]
+    obj = np.zeros((S, H, W), bool)
+    obj[:, top : top + h, left : left + w] = vol.object_mask
+    image = (mag * np.exp(1j * smooth_phase(rng, (S, H, W)))).astype(np.complex64)
+    sens = coil_sensitivities(rng, C, S, (H, W), (h, w))
+
+    clean = torch.from_numpy(sens * image[:, None])
+    kspace = fft2c(clean)
+    rss_clean = torch.sqrt((clean.abs() ** 2).sum(1)).numpy()
+    sigma = float(rss_clean[obj].mean() / config.snr)
+    gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+    noise = torch.randn(kspace.shape, dtype=torch.complex64, generator=gen)  # E|n|^2 = 1
+    kspace = kspace + sigma * noise
+    if config.padding is not None:
+        pl, pr = config.padding
+        kspace[..., :pl] = 0
+        kspace[..., W - pr :] = 0
+    kspace = kspace.to(torch.complex64)
+    target = kspace_to_target(kspace, (h, w)).numpy().astype(np.float32)
+
+    fname = f"file{config.first_file_id + index:07d}"
+    rows: list[dict] = []
+    lesion_mask = np.zeros((S, h, w), np.float32)
+    for les in vol.lesions:
+        lesion_mask = np.maximum(lesion_mask, les.mask)
+        for s, (bx, by, bw, bh) in zip(les.slices, les.boxes, strict=True):
+            # fastMRI+ CSV boxes live in the up/down flipped frame
+            rows.append(
+                {
+                    "file": fname,
+                    "slice": s,
+                    "study_level": "No",
+                    "x": bx,
+                    "y": h - by - bh,
+                    "width": bw,
+                    "height": bh,
+                    "label": les.label,
+                }
+            )
+    rows.sort(key=lambda r: (r["slice"], r["label"]))
+    if study_level:
+        rows.append(
+            {
+                "file": fname,
+                "slice": 0,
+                "study_level": "Yes",
+                "x": None,
+                "y": None,
+                "width": None,
+                "height": None,
+                "label": "artifact",
+            }
+        )
+    return SyntheticVolume(
+        kspace=kspace.numpy(),
+        target=target,
+        image=image,
+        sens=sens,
+        object_mask=obj,
+        lesion_mask=lesion_mask,
+        annotations=rows,
+        sigma=sigma,
+        fname=fname,
+    )
+
+
+def ismrmrd_header(config: SynthConfig, num_slices: int | None = None) -> bytes:
+    """ISMRMRD XML header with the fields fastMRI's ``SliceDataset`` reads.
+
+    ``encodedSpace/matrixSize`` = ``(H, W, 1)``, ``reconSpace/matrixSize`` = ``(h, w, 1)``
+    (x = readout rows, as fastMRI uses ``recon_size[0]`` as the crop height), and
+    ``encodingLimits/kspace_encoding_step_1`` with ``center = W // 2 - left`` and
+    ``maximum = W - left - right - 1``, so that fastMRI's ``padding_left = W // 2 - center``
+    and ``padding_right = padding_left + maximum + 1`` give ``(left, W - right)``.
+
+    Returns:
+        UTF-8 XML bytes.
+    """
+    H, W = config.kspace_shape
+    h, w = config.recon_size
+    left, right = config.padding or (0, 0)
+    center = W // 2 - left
+    maximum = W - left - right - 1
+    px = config.fov_mm / h
+    slices = config.num_slices if num_slices is None else num_slices
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<ismrmrdHeader xmlns="http://www.ismrm.org/ISMRMRD" {_XSI}>
+  <version>1</version>
+  <subjectInformation><patientWeight_kg>70</patientWeight_kg></subjectInformation>
+  <acquisitionSystemInformation>
+    <systemVendor>advrecon</systemVendor>
+    <systemModel>synthetic</systemModel>
+    <systemFieldStrength_T>3</systemFieldStrength_T>
+    <receiverChannels>{config.num_coils}</receiverChannels>
+    <institutionName>advrecon synthetic data {__version__}</institutionName>
+  </acquisitionSystemInformation>
+  <experimentalConditions><H1resonanceFrequency_Hz>123000000</H1resonanceFrequency_Hz></experimentalConditions>
+  <encoding>
+    <encodedSpace>
+      <matrixSize><x>{H}</x><y>{W}</y><z>1</z></matrixSize>
+      <fieldOfView_mm><x>{H * px:.2f}</x><y>{W * px:.2f}</y><z>3</z></fieldOfView_mm>
+    </encodedSpace>
+    <reconSpace>
+      <matrixSize><x>{h}</x><y>{w}</y><z>1</z></matrixSize>
+      <fieldOfView_mm><x>{config.fov_mm:.2f}</x><y>{w * px:.2f}</y><z>3</z></fieldOfView_mm>
+    </reconSpace>
+    <trajectory>cartesian</trajectory>
+    <encodingLimits>
+      <kspace_encoding_step_1><minimum>0</minimum><maximum>{maximum}</maximum><center>{center}</center></kspace_encoding_step_1>
+      <kspace_encoding_step_2><minimum>0</minimum><maximum>0</maximum><center>0</center></kspace_encoding_step_2>
+      <average><minimum>0</minimum><maximum>0</maximum><center>0</center></average>
+      <slice><minimum>0</minimum><maximum>{slices - 1}</maximum><center>0</center></slice>
+      <contrast><minimum>0</minimum><maximum>0</maximum><center>0</center></contrast>
+      <phase><minimum>0</minimum><maximum>0</maximum><center>0</center></phase>
+      <repetition><minimum>0</minimum><maximum>0</maximum><center>0</center></repetition>
+      <set><minimum>0</minimum><maximum>0</maximum><center>0</center></set>
+      <segment><minimum>0</minimum><maximum>0</maximum><center>0</center></segment>
+    </encodingLimits>
+    <parallelImaging>
+      <accelerationFactor><kspace_encoding_step_1>1</kspace_encoding_step_1><kspace_encoding_step_2>1</kspace_encoding_step_2></accelerationFactor>
+      <calibrationMode>other</calibrationMode>
+    </parallelImaging>
+  </encoding>
+  <sequenceParameters>
+    <TR>2750</TR><TE>27</TE><TI>100</TI><flipAngle_deg>90</flipAngle_deg>
+    <sequence_type>TurboSpinEcho</sequence_type><echo_spacing>9.0</echo_spacing>
+  </sequenceParameters>
+</ismrmrdHeader>
+""".encode()
+
+
+def _write_volume(path: Path, vol: SyntheticVolume, config: SynthConfig) -> None:
+    with h5py.File(path, "w") as f:
+        f.create_dataset("kspace", data=vol.kspace.astype(np.complex64))
+        f.create_dataset("reconstruction_rss", data=vol.target.astype(np.float32))
+        f.create_dataset("ismrmrd_header", data=np.bytes_(ismrmrd_header(config)))
+        f.attrs["acquisition"] = config.acquisition
+        f.attrs["max"] = float(vol.target.max())
+        f.attrs["norm"] = float(np.linalg.norm(vol.target))
+        key = f"advrecon-synthetic-{config.seed}-{vol.fname}".encode()
+        f.attrs["patient_id"] = hashlib.sha256(key).hexdigest()
+
+
+def _write_split(folder: Path, config: SynthConfig) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng([config.seed, 10**6])
+    study = rng.uniform(size=config.num_volumes) < config.study_level_probability
+    if config.study_level_probability > 0 and config.num_volumes >= 2 and not study.any():
+        study[-1] = True
+    paths, rows = [], []
+    for i in range(config.num_volumes):
+        vol = simulate_volume(config, i, study_level=bool(study[i]))
+        path = folder / f"{vol.fname}.h5"
+        _write_volume(path, vol, config)
+        paths.append(path)
+        rows.extend(vol.annotations)
+    df = pd.DataFrame(rows, columns=ANNOTATION_COLUMNS)
+    for col in ("x", "y", "width", "height"):
+        df[col] = df[col].astype("Int64")
+    df.to_csv(folder / "annotations.csv", index=False)
+    return paths
+
+
+def _looks_generated(folder: Path) -> bool:
+    """True when ``folder`` only holds what this generator writes (safe to replace)."""
+    if (folder / _MARKER).is_file():
+        return True
+    allowed = {".h5", ".csv"}
+    return all(p.is_file() and p.suffix in allowed for p in folder.iterdir())
+
+
+def generate_dataset(
+    out_dir: str | os.PathLike, config: SynthConfig | None = None, overwrite: bool = False
+) -> list[Path]:
+    """Write a synthetic knee dataset in fastMRI multicoil format, atomically.
+
+    Everything is generated in a hidden temporary folder next to ``out_dir`` and renamed into
+    place at the end, so an interrupted run leaves no half-written dataset behind.
+
+    Args:
+        out_dir: Target folder; must not exist, be empty, or (with ``overwrite``) hold a dataset
+            written by this function.
+        config: Settings (default :class:`SynthConfig`).
+        overwrite: Replace an existing dataset.
+
+    Returns:
+        Paths of the written ``.h5`` files in their final location (train then val).
+
+    Raises:
+        AdvreconError: ``out_dir`` is a file, or holds data and ``overwrite`` is false, or holds
+            files this generator did not write.
+    """
+    config = config or SynthConfig()
+    out = Path(out_dir).expanduser().absolute()
+    if out.exists() and not out.is_dir():
+        raise AdvreconError(f"{out}: exists and is not a folder")
+    non_empty = out.is_dir() and any(out.iterdir())
+    if non_empty and not overwrite:
+        raise AdvreconError(
+            f"{out}: folder is not empty; choose another folder or pass overwrite (--overwrite)"
+        )
+    if non_empty and not _looks_generated(out):
+        raise AdvreconError(
+            f"{out}: folder holds files that are not a synthetic dataset; refusing to replace it"
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        if config.val_volumes > 0:
+            val_cfg = replace(
+                config,
+                num_volumes=config.val_volumes,
+                seed=config.seed + 1_000_003,
+                first_file_id=config.first_file_id + config.num_volumes,
+            )
+            names = _write_split(tmp / "train", config) + _write_split(tmp / "val", val_cfg)
+        else:
+            names = _write_split(tmp, config)
+        meta = {"generator": "advrecon.data.synthetic", "version": __version__}
+        meta["config"] = {k: v for k, v in asdict(config).items()}
+        (tmp / _MARKER).write_text(json.dumps(meta, indent=2, default=list))
+        rel = [p.relative_to(tmp) for p in names]
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.replace(out, old / "data")
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return [out / r for r in rel]
+
+
+# ---------------------------------------------------------------------------------------------
+# command line: advrecon data synth OUT
+
+
+def _pair(text: str) -> tuple[int, int]:
+    parts = text.replace("x", ",").split(",")
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"expected two integers like 256,128, got {text!r}")
+    return int(parts[0]), int(parts[1])
+
+
+def register_arguments(parser: argparse.ArgumentParser, positional: bool = True) -> None:
+    """Add the options of ``advrecon data synth OUT`` (and the ``out`` positional).
+
+    Args:
+        parser: The sub-command parser.
+        positional: Also add the ``out`` positional argument (destination folder).
+    """
+    d = SynthConfig()
+    if positional:
+        parser.add_argument("out", type=Path, help="destination folder (created atomically)")
+    parser.add_argument("--volumes", type=int, default=d.num_volumes, help="volumes (train)")
+    parser.add_argument(
+        "--val-volumes",
+        type=int,
+        default=d.val_volumes,
+        help="if > 0, write train/ and val/ sub-folders with this many val volumes",
+    )
+    parser.add_argument("--slices", type=int, default=d.num_slices, help="slices per volume")
+    parser.add_argument("--coils", type=int, default=d.num_coils, help="receive coils")
+    parser.add_argument(
+        "--kspace-shape",
+        type=_pair,
+        default=d.kspace_shape,
+        metavar="H,W",
+        help="k-space size: readout (2x oversampled), phase encode",
+    )
+    parser.add_argument(
+        "--recon-size",
+        type=_pair,
+        default=d.recon_size,
+        metavar="h,w",
+        help="reconstruction size (reconstruction_rss)",
+    )
+    parser.add_argument(
+        "--snr", type=float, default=d.snr, help="mean object RSS / per-coil complex noise std"
+    )
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--lesion-probability", type=float, default=d.lesion_probability)
+    parser.add_argument(
+        "--padding",
+        type=int,
+        nargs=2,
+        default=None,
+        metavar=("LEFT", "RIGHT"),
+        help="zero-filled phase-encode columns on each side (ISMRMRD padding)",
+    )
+    parser.add_argument("--first-file-id", type=int, default=d.first_file_id)
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset")
+
+
+def config_from_args(args: argparse.Namespace) -> SynthConfig:
+    """Build the :class:`SynthConfig` from parsed ``advrecon data synth`` arguments."""
+    return SynthConfig(
+        num_volumes=args.volumes,
+        num_slices=args.slices,
+        num_coils=args.coils,
+        kspace_shape=tuple(args.kspace_shape),
+        recon_size=tuple(args.recon_size),
+        snr=args.snr,
+        seed=args.seed,
+        lesion_probability=args.lesion_probability,
+        padding=tuple(args.padding) if args.padding else None,
+        val_volumes=args.val_volumes,
+        first_file_id=args.first_file_id,
+    )
+
+
+def run_from_args(args: argparse.Namespace) -> list[Path]:
+    """``advrecon data synth``: generate the dataset described by ``args``."""
+    return generate_dataset(args.out, config_from_args(args), overwrite=args.overwrite)
