@@ -1,0 +1,465 @@
+"""Adversarial k-space noise: per-coil L2-bounded PGD (Morshuis et al. 2022, Sec. 2.2).
+
+For each item (a slice with a target region ``S``) find ``z`` maximising the objective of the
+reconstruction ``f(M(k + z))`` against the fully-sampled RSS target ``X`` inside ``S``, subject to
+``||z_i||_2 <= eta * ||k_i||_2`` for every coil ``i`` separately (``k_i`` the fully-sampled coil
+k-space) and ``z = 0`` outside the acquired columns ``[padding_left, padding_right)``.
+
+PGD as in the paper: a random start on every coil's sphere of radius ``eta ||k_i||``,
+``steps`` (10) normalised-gradient steps of size ``step_size`` (0.5), re-projection per coil after
+every step. Two update rules:
+
+* ``"l2"`` -- standard L2 PGD: ``z_i <- P_i(z_i + step_size * eta ||k_i|| * g_i / ||g_i||)``
+  per coil, the step relative to the coil's budget (like foolbox's ``rel_stepsize``); the best
+  iterate seen is returned (per item).
+* ``"reference"`` -- the paper's public code: ``z <- z / ||z|| + step_size * g / ||g||`` with
+  both norms over all coils together, then each coil rescaled only when it exceeds its budget;
+  the *last* iterate is returned (``trace`` still records every iterate). Faithful quirk: the
+  un-projected iterate has norm <= 1 + step_size in absolute units, so coils whose budget is
+  larger than that are not filled (on fastMRI scale, ``||k|| ~ 1e-3``, every coil is).
+
+The model's parameters never require gradients during the attack: the model is put in eval
+mode with ``requires_grad_(False)`` for the duration of the call and restored afterwards
+(:func:`advrecon.attacks._common.frozen`); only ``z`` is differentiated.
+
+Baselines at the same per-coil norm: no perturbation (``clean``) and ``n_random`` random complex
+Gaussian draws (mean and worst), plus the *control*: the same ``z`` added to the fully-sampled
+k-space, RSS, crop, compared to ``X`` (how visible the perturbation itself is, paper Fig. 2).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import torch
+
+from advrecon.attacks._common import (
+    check_kspace_mask,
+    check_padding,
+    chunk_ranges,
+    flatten_boxes,
+    frozen,
+    recon_size_of,
+    select_mask,
+    select_nlf,
+)
+from advrecon.attacks.objectives import (
+    OBJECTIVES,
+    Regions,
+    make_regions,
+    objective_value,
+    region_metrics,
+)
+from advrecon.attacks.objectives import data_range as data_range_of
+from advrecon.attacks.results import METRICS, NoiseAttackResult
+from advrecon.boxes import Box
+from advrecon.errors import AdvreconError
+from advrecon.mri import kspace_to_target
+from advrecon.noise_level import estimate_noise_sigma, noise_to_thermal_ratio
+
+__all__ = ["RULES", "noise_attack", "perturbed_objective", "project_per_coil"]
+
+RULES = ("l2", "reference")
+
+
+def _coil_norm(x: torch.Tensor) -> torch.Tensor:
+    """``(B, C, 1, 1)`` L2 norm of every coil."""
+    return torch.linalg.vector_norm(x, dim=(-2, -1), keepdim=True)
+
+
+def project_per_coil(z: torch.Tensor, budget: torch.Tensor) -> torch.Tensor:
+    """Project every coil of ``z`` onto its ball ``||z_i|| <= budget_i``.
+
+    Args:
+        z: ``(B, C, H, W)`` complex.
+        budget: ``(B, C, 1, 1)`` real, non-negative (0 gives ``z_i = 0``).
+
+    Returns:
+        Projected ``z``.
+    """
+    tiny = torch.finfo(budget.dtype).tiny
+    scale = torch.clamp(budget / _coil_norm(z).clamp_min(tiny), max=1.0)
+    return z * scale
+
+
+def perturbed_objective(
+    recon,
+    kspace: torch.Tensor,
+    mask: torch.Tensor,
+    num_low_frequencies,
+    z: torch.Tensor,
+    target: torch.Tensor,
+    regions: Regions,
+    data_range: torch.Tensor,
+    objective: str = "mse",
+    mse0: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """Objective of ``recon(M(k + z))`` against ``target`` in the regions (differentiable in z).
+
+    Args:
+        recon: Reconstructor ``(masked_kspace, mask, num_low_frequencies) -> (B, h, w)``.
+        kspace: Fully-sampled ``(B, C, H, W)`` complex.
+        mask: ``(B or 1, 1, 1 or H, W)`` real.
+        num_low_frequencies: As for the reconstructor.
+        z: ``(B, C, H, W)`` complex perturbation.
+        target: ``(B, h, w)``.
+        regions: ``B`` regions (:func:`~advrecon.attacks.objectives.make_regions`).
+        data_range: ``(B,)``.
+        objective: ``"mse"``, ``"ssim"`` or ``"mse_ssim"``.
+        mse0: ``(B,)`` first-iterate MSE for ``"mse_ssim"`` (default: this call's MSE,
+            detached).
+
+    Returns:
+        ``(objective (B,), reconstruction (B, h, w), metrics dict)``.
+    """
+    image = recon((kspace + z) * mask, mask, num_low_frequencies)
+    met = region_metrics(image, target, regions, data_range)
+    if objective == "mse_ssim" and mse0 is None:
+        floor = 1e-12 * data_range.to(torch.float64) ** 2 + torch.finfo(torch.float64).tiny
+        mse0 = torch.maximum(met["mse"].detach(), floor)
+    return objective_value(objective, met, mse0), image, met
+
+
+def _parse_eta(eta, batch: int) -> torch.Tensor:
+    try:
+        t = torch.as_tensor(eta, dtype=torch.float64).detach().cpu().reshape(-1)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise AdvreconError(f"eta must be a number or one number per slice, got {eta!r}") from exc
+    if t.numel() == 1:
+        t = t.expand(batch).clone()
+    if t.numel() != batch:
+        raise AdvreconError(
+            f"eta must be a number or one number per slice ({batch}), got {t.numel()}"
+        )
+    if not torch.isfinite(t).all() or (t < 0).any():
+        raise AdvreconError(f"eta must be finite and >= 0, got {t.tolist()}")
+    return t
+
+
+def _seeds(generator, n: int) -> torch.Tensor:
+    if isinstance(generator, int):
+        generator = torch.Generator().manual_seed(generator)
+    if generator is None:
+        return torch.randint(0, 2**62, (n, 2))
+    return torch.randint(0, 2**62, (n, 2), generator=generator, device=generator.device).cpu()
+
+
+def _draw(gen: torch.Generator, shape, dtype, device, support, budget) -> torch.Tensor:
+    """Complex Gaussian on ``support`` scaled per coil to norm ``budget`` (``(C, 1, 1)``)."""
+    u = torch.randn(shape, generator=gen, dtype=dtype, device=device) * support
+    tiny = torch.finfo(budget.dtype).tiny
+    return u * (budget / _coil_norm(u).clamp_min(tiny))
+
+
+def _metric_dict(prefix: str, region: dict, full: dict) -> dict:
+    out = {}
+    for m in METRICS:
+        out[f"{prefix}_{m}"] = region[m].detach()
+        out[f"{prefix}_{m}_full"] = full[m].detach()
+    return out
+
+
+def noise_attack(
+    recon,
+    kspace: torch.Tensor,
+    mask: torch.Tensor,
+    num_low_frequencies,
+    boxes,
+    eta,
+    *,
+    steps: int = 10,
+    step_size: float = 0.5,
+    random_start: bool = True,
+    objective: str = "mse",
+    rule: str = "l2",
+    padding: Sequence[int] | None = None,
+    measured_only: bool = False,
+    n_random: int = 0,
+    data_range: str = "maxmin",
+    generator: torch.Generator | int | None = None,
+    chunk_size: int | None = None,
+    recon_size: Sequence[int] | None = None,
+) -> NoiseAttackResult:
+    """Per-coil L2-bounded adversarial k-space noise (PGD), batched over items.
+
+    Args:
+        recon: Reconstructor ``(masked_kspace, mask, num_low_frequencies) -> (B, h, w)``,
+            differentiable in ``masked_kspace`` (frozen for the duration of the call).
+        kspace: FULLY-sampled complex k-space ``(B, C, H, W)``; the mask is applied here.
+        mask: Real ``(B or 1, 1, 1 or H, W)`` undersampling mask.
+        num_low_frequencies: ``int``, ``None`` or ``(B,)`` tensor, passed to ``recon``.
+        boxes: One :class:`~advrecon.boxes.Box` per slice, or a list of boxes per slice (each
+            box is one item with its own perturbation); ``Box.full(recon_size)`` targets the
+            complete image.
+        eta: Relative per-coil budget, float or ``(B,)`` (one per slice).
+        steps: Gradient steps (the objective is evaluated ``steps + 1`` times).
+        step_size: Normalised step (relative to each coil's budget for ``rule="l2"``).
+        random_start: Start on each coil's sphere (else at ``z = 0``).
+        objective: ``"mse"`` (paper), ``"ssim"`` or ``"mse_ssim"``.
+        rule: ``"l2"`` (best iterate) or ``"reference"`` (paper code, last iterate).
+        padding: Acquired columns ``(padding_left, padding_right)``; ``None`` = all.
+        measured_only: Restrict ``z`` to the sampled columns (``z`` multiplied by the mask).
+        n_random: Number of random-noise baseline draws (0: no baseline, NaN columns).
+        data_range: ``"maxmin"`` or ``"max"`` of the whole target (SSIM/PSNR).
+        generator: ``torch.Generator`` or int seed for the random start and baseline draws;
+            each item gets its own derived seed, so results do not depend on ``chunk_size``.
+        chunk_size: Maximum number of items per model forward (``None``: all).
+        recon_size: ``(h, w)`` if ``recon`` has no ``recon_size`` attribute.
+
+    Returns:
+        :class:`~advrecon.attacks.results.NoiseAttackResult` with ``N`` items.
+
+    Raises:
+        AdvreconError: Bad k-space/mask, box, eta, padding or option.
+    """
+    check_kspace_mask(kspace, mask)
+    if objective not in OBJECTIVES:
+        raise AdvreconError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    if rule not in RULES:
+        raise AdvreconError(f"rule must be one of {RULES}, got {rule!r}")
+    if int(steps) != steps or steps < 0:
+        raise AdvreconError(f"steps must be a non-negative integer, got {steps}")
+    if not step_size > 0:
+        raise AdvreconError(f"step_size must be > 0, got {step_size}")
+    if int(n_random) != n_random or n_random < 0:
+        raise AdvreconError(f"n_random must be a non-negative integer, got {n_random}")
+    steps, n_random = int(steps), int(n_random)
+    B, C, H, W = kspace.shape
+    size = recon_size_of(recon, recon_size)
+    left, right = check_padding(padding, W)
+    items, item_index = flatten_boxes(boxes, B)
+    N = len(items)
+    device = kspace.device
+    rdtype = kspace.real.dtype
+    regions = make_regions(items, size, device=device)
+    full = make_regions([Box.full(size)] * N, size, device=device)
+    eta_b = _parse_eta(eta, B)
+    eta_n = eta_b[item_index]
+
+    target_b = kspace_to_target(kspace, size)
+    dr_b = data_range_of(target_b, data_range)
+    knorm_b = torch.linalg.vector_norm(kspace, dim=(-2, -1))  # (B, C)
+    zero = (knorm_b == 0).nonzero().tolist()
+    if zero:
+        warnings.warn(
+            f"{len(zero)} coil(s) have zero k-space norm (slice, coil) {zero[:5]}: their "
+            "perturbation budget is zero",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    sigma_b = estimate_noise_sigma(kspace, padding=(left, right))
+    cols = torch.zeros(W, dtype=rdtype, device=device)
+    cols[left:right] = 1.0
+    cols = cols.reshape(1, 1, 1, W)
+    seeds = _seeds(generator, N)
+
+    z_all = torch.zeros((N, C, H, W), dtype=kspace.dtype, device=device)
+    adv_all = torch.zeros((N, *size), dtype=rdtype, device=device)
+    clean_all = torch.zeros_like(adv_all)
+    control_all = torch.zeros_like(adv_all)
+    trace = torch.zeros((N, steps + 1), dtype=torch.float64, device=device)
+    best_step = torch.zeros(N, dtype=torch.long, device=device)
+    ratio = torch.zeros(N, dtype=torch.float64, device=device)
+    parts: dict[str, list[torch.Tensor]] = {}
+
+    with frozen(recon):
+        for r in chunk_ranges(N, chunk_size):
+            sl = slice(r.start, r.stop)
+            idx = item_index[sl]
+            k = kspace[idx.to(device)]
+            m = select_mask(mask, idx)
+            nlf = select_nlf(num_low_frequencies, idx)
+            target = target_b[idx.to(device)]
+            dr = dr_b[idx.to(device)]
+            reg, reg_full = regions.take(r), full.take(r)
+            support = cols * (m > 0).to(rdtype) if measured_only else cols
+            if float(support.sum()) == 0:
+                raise AdvreconError(
+                    "measured_only=True but the mask samples no column inside "
+                    f"[{left}, {right}): the perturbation would be empty"
+                )
+            budget = (eta_n[sl].to(device, rdtype)[:, None] * knorm_b[idx.to(device)]).reshape(
+                -1, C, 1, 1
+            )
+            gens = []
+            for i in r:
+                g0 = torch.Generator(device=device).manual_seed(int(seeds[i, 0]))
+                g1 = torch.Generator(device=device).manual_seed(int(seeds[i, 1]))
+                gens.append((g0, g1))
+            sup_items = support.expand(len(r), 1, *support.shape[-2:])
+            if random_start:
+                z = torch.stack(
+                    [
+                        _draw(gens[j][0], (C, H, W), kspace.dtype, device, sup_items[j], budget[j])
+                        for j in range(len(r))
+                    ]
+                )
+            else:
+                z = torch.zeros_like(k)
+
+            z_best, adv, tr, bstep = _pgd(
+                recon, k, m, nlf, z, support, budget, target, reg, dr,
+                objective=objective, steps=steps, step_size=step_size, rule=rule,
+            )  # fmt: skip
+            z_all[sl], adv_all[sl], trace[sl], best_step[sl] = z_best, adv, tr, bstep
+
+            with torch.no_grad():
+                clean = recon(k * m, m, nlf)
+                clean_all[sl] = clean
+                out = {}
+                out.update(
+                    _metric_dict(
+                        "clean",
+                        region_metrics(clean, target, reg, dr),
+                        region_metrics(clean, target, reg_full, dr),
+                    )
+                )
+                out.update(
+                    _metric_dict(
+                        "adv",
+                        region_metrics(adv, target, reg, dr),
+                        region_metrics(adv, target, reg_full, dr),
+                    )
+                )
+                out.update(
+                    _random_baseline(
+                        recon, k, m, nlf, gens, support, budget, target, reg, reg_full, dr,
+                        n_random=n_random, chunk_size=chunk_size,
+                    )
+                )  # fmt: skip
+                ctrl = kspace_to_target(k + z_best, size)
+                control_all[sl] = ctrl
+                out.update(
+                    _metric_dict(
+                        "control",
+                        region_metrics(ctrl, target, reg, dr),
+                        region_metrics(ctrl, target, reg_full, dr),
+                    )
+                )
+                ratio[sl] = noise_to_thermal_ratio(z_best, sigma_b[idx.to(device)], sup_items).to(
+                    device
+                )
+            for key, val in out.items():
+                parts.setdefault(key, []).append(val)
+
+    metrics = {key: torch.cat(vals) for key, vals in parts.items()}
+    best_trace = torch.cummax(trace, dim=1).values
+    return NoiseAttackResult(
+        perturbation=z_all,
+        adversarial=adv_all,
+        clean=clean_all,
+        target=target_b[item_index.to(device)],
+        control=control_all,
+        boxes=list(regions.boxes),
+        box_grown=list(regions.grown),
+        item_index=item_index,
+        trace=trace,
+        best_trace=best_trace,
+        best_step=best_step,
+        metrics=metrics,
+        eta=eta_n,
+        noise_to_thermal=ratio,
+        sigma=sigma_b[item_index.to(device)],
+        rule=rule,
+        objective=objective,
+        steps=steps,
+        step_size=float(step_size),
+        random_start=bool(random_start),
+        measured_only=bool(measured_only),
+        n_random=n_random,
+        data_range_convention=data_range,
+    )
+
+
+def _pgd(
+    recon, k, m, nlf, z, support, budget, target, regions, dr, *, objective, steps, step_size, rule
+):
+    """Run PGD on one chunk; returns ``(z, reconstruction, trace (n, steps+1), best_step)``."""
+    n = k.shape[0]
+    tiny = torch.finfo(budget.dtype).tiny
+    best_val = torch.full((n,), -torch.inf, dtype=torch.float64, device=k.device)
+    best_z = z.clone()
+    best_img = None
+    best_step = torch.zeros(n, dtype=torch.long, device=k.device)
+    trace = torch.zeros((n, steps + 1), dtype=torch.float64, device=k.device)
+    mse0 = None
+    for t in range(steps + 1):
+        need_grad = t < steps
+        with torch.set_grad_enabled(need_grad):
+            zt = z.detach().requires_grad_(need_grad)
+            obj, img, met = perturbed_objective(
+                recon, k, m, nlf, zt, target, regions, dr, objective, mse0
+            )
+            if objective == "mse_ssim" and mse0 is None:
+                floor = 1e-12 * dr.to(torch.float64) ** 2 + torch.finfo(torch.float64).tiny
+                mse0 = torch.maximum(met["mse"].detach(), floor)
+            if need_grad:
+                (grad,) = torch.autograd.grad(obj.sum(), zt)
+        val = obj.detach()
+        trace[:, t] = val
+        img = img.detach()
+        if best_img is None:
+            best_img = img.clone()
+        take = (val > best_val) if rule == "l2" else torch.ones_like(val, dtype=torch.bool)
+        best_val = torch.where(take, val, best_val)
+        best_step = torch.where(take, torch.full_like(best_step, t), best_step)
+        best_z = torch.where(take[:, None, None, None], zt.detach(), best_z)
+        best_img = torch.where(take[:, None, None], img, best_img)
+        if not need_grad:
+            break
+        g = torch.nan_to_num(grad) * support
+        z = zt.detach()
+        if rule == "l2":
+            z = z + step_size * budget * g / _coil_norm(g).clamp_min(tiny)
+            z = project_per_coil(z, budget)
+        else:
+            zn = torch.linalg.vector_norm(z, dim=(1, 2, 3), keepdim=True)
+            gn = torch.linalg.vector_norm(g, dim=(1, 2, 3), keepdim=True)
+            z = z / zn.clamp_min(tiny) + step_size * g / gn.clamp_min(tiny)
+            cn = _coil_norm(z)
+            z = torch.where(cn > budget, z * (budget / cn.clamp_min(tiny)), z)
+    return best_z, best_img, trace, best_step
+
+
+def _random_baseline(
+    recon, k, m, nlf, gens, support, budget, target, reg, reg_full, dr, *, n_random, chunk_size
+) -> dict:
+    """Mean and worst metrics over ``n_random`` random draws per item (NaN when 0)."""
+    n = k.shape[0]
+    if n_random == 0:
+        nan = torch.full((n,), torch.nan, dtype=torch.float64, device=k.device)
+        return {
+            f"rand_{kind}_{m_}{suf}": nan.clone()
+            for kind in ("mean", "worst")
+            for m_ in METRICS
+            for suf in ("", "_full")
+        }
+    C, H, W = k.shape[1:]
+    pairs = [(j, r) for j in range(n) for r in range(n_random)]
+    sup_items = support.expand(n, 1, *support.shape[-2:])
+    vals: dict[str, list[torch.Tensor]] = {}
+    for pr in chunk_ranges(len(pairs), chunk_size or n):
+        js = torch.tensor([pairs[p][0] for p in pr], dtype=torch.long, device=k.device)
+        z = torch.stack(
+            [
+                _draw(gens[pairs[p][0]][1], (C, H, W), k.dtype, k.device, sup_items[pairs[p][0]],
+                      budget[pairs[p][0]])
+                for p in pr
+            ]
+        )  # fmt: skip
+        mj = m if m.shape[0] == 1 else m[js]
+        nlf_j = select_nlf(nlf, js)
+        img = recon((k[js] + z) * mj, mj, nlf_j)
+        a = region_metrics(img, target[js], reg.take(js.tolist()), dr[js])
+        b = region_metrics(img, target[js], reg_full.take(js.tolist()), dr[js])
+        for key in METRICS:
+            vals.setdefault(key, []).append(a[key])
+            vals.setdefault(key + "_full", []).append(b[key])
+    out = {}
+    for key, v in vals.items():
+        table = torch.cat(v).reshape(n, n_random)
+        out[f"rand_mean_{key}"] = table.mean(1)
+        lower_is_worse = key.startswith(("ssim", "psnr"))
+        out[f"rand_worst_{key}"] = table.amin(1) if lower_is_worse else table.amax(1)
+    return out
