@@ -45,7 +45,9 @@ class Box:
     def inside(self, shape: tuple[int, int]) -> bool:
         """True when the box lies entirely inside an image of size ``(h, w)``."""
         h, w = shape
-        return self.x >= 0 and self.y >= 0 and self.x + self.width <= w and self.y + self.height <= h
+        return (
+            self.x >= 0 and self.y >= 0 and self.x + self.width <= w and self.y + self.height <= h
+        )
 
     def clip(self, shape: tuple[int, int]) -> Box:
         """Intersection with an image of size ``(h, w)`` (may become empty)."""
