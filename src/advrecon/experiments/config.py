@@ -55,8 +55,8 @@ __all__ = [
 #: Attack targets: the annotated box (``region``) or the complete image (``image``).
 TARGETS = ("region", "image")
 NOISE_RULES = ("l2", "reference")
-OBJECTIVES = ("mse", "ssim", "l1")
-SELECT_BY = ("mse", "ssim")
+OBJECTIVES = ("mse", "ssim", "mse_ssim")
+SELECT_BY = ("mse", "ssim", "psnr")
 INTERPOLATIONS = ("paper", "fourier")
 MASK_TYPES = ("random", "equispaced_fraction", "equispaced")
 ARCHS = ("unet", "varnet", "zero_filled", "custom")
@@ -628,12 +628,22 @@ def load_config(path: str | Path, check_paths: bool = True) -> ExperimentConfig:
         ConfigError: a key is unknown, missing or has a bad value (the message names it).
     """
     path = Path(path)
+    if path.is_dir():
+        raise InputFileError(path, "is a folder without config.yaml, not a YAML config file")
     if not path.is_file():
         raise InputFileError(path, "config file not found")
     try:
-        raw = yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputFileError(path, "is not a text file (expected a YAML config)") from None
+    except OSError as exc:
+        raise InputFileError(path, f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise InputFileError(path, f"not valid YAML ({str(exc).splitlines()[0]})") from None
+    if raw is None:
+        raise InputFileError(path, "config file is empty")
     try:
         cfg = parse_config(raw)
     except ConfigError as exc:

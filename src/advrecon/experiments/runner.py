@@ -34,10 +34,11 @@ import yaml
 
 from advrecon import __version__
 from advrecon.boxes import Box
-from advrecon.errors import ConfigError, InputFileError
+from advrecon.errors import AdvreconError, ConfigError, InputFileError
 from advrecon.experiments.config import ExperimentConfig, ModelConfig
 from advrecon.experiments.distributed import DistInfo, barrier, init_distributed, shard, shutdown
 from advrecon.experiments.store import (
+    MANIFEST,
     TidyTable,
     merge_tables,
     prepare_run_dir,
@@ -589,6 +590,23 @@ def run_experiment(
         shutdown(info)
 
 
+def _discard_new_dirs(new_dirs: list[Path]) -> None:
+    """Remove the folders (deepest first) made for a run that failed before any result."""
+    if not new_dirs:
+        return
+    run_dir = new_dirs[0]
+    arrays = run_dir / "arrays"
+    if any(run_dir.glob("*.csv")) or (arrays.is_dir() and any(arrays.iterdir())):
+        return
+    if arrays.is_dir():
+        arrays.rmdir()
+    for name in ("config.yaml", MANIFEST):
+        (run_dir / name).unlink(missing_ok=True)
+    for d in new_dirs:
+        if d.is_dir() and not any(d.iterdir()):
+            d.rmdir()
+
+
 def _run(config, info, executor, source, model_loader, max_units, progress, tqdm) -> RunSummary:
     run_dir = config.run_dir()
     chash = config.hash()
@@ -601,17 +619,21 @@ def _run(config, info, executor, source, model_loader, max_units, progress, tqdm
         "name": config.name,
         "status": "running",
     }
-    if info.rank == 0:
-        prepare_run_dir(run_dir, chash, cfg_yaml, manifest, create=True)
-        if source is None and config.data.kind == "synthetic":
-            ensure_synthetic(config)
+    if info.rank == 0 and source is None and config.data.kind == "synthetic":
+        ensure_synthetic(config)
     barrier(info)
-    if info.rank != 0:
-        prepare_run_dir(run_dir, chash, cfg_yaml, manifest, create=False)
+    # Open the data (folder, annotation CSV, slice selection) before the run folder is made, so
+    # that a bad input leaves no half-made run folder behind.
     source = source if source is not None else DatasetSource(config)
     refs = source.refs()
     batches = expand_units(config, refs)
     total = sum(len(b.units) for b in batches)
+    new_dirs = [d for d in (run_dir, *run_dir.parents) if not d.exists()]
+    if info.rank == 0:
+        prepare_run_dir(run_dir, chash, cfg_yaml, manifest, create=True)
+    barrier(info)
+    if info.rank != 0:
+        prepare_run_dir(run_dir, chash, cfg_yaml, manifest, create=False)
 
     dist_run = info.distributed
     part = f".rank{info.rank}" if dist_run else ""
@@ -704,6 +726,12 @@ def _run(config, info, executor, source, model_loader, max_units, progress, tqdm
             done.update(r["unit_id"] for r in rows)
             executed += n
             bar.update(n)
+    except AdvreconError:
+        # A user mistake found only now (e.g. an unreadable checkpoint): do not leave behind
+        # the empty run folder this call made.
+        if info.rank == 0 and not dist_run and executed == 0:
+            _discard_new_dirs(new_dirs)
+        raise
     finally:
         bar.close()
 
