@@ -154,7 +154,7 @@ def test_shipped_weights(tmp_path, monkeypatch):
 def test_cli_models_info(tmp_path, capsys):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
-    assert main(["models", "info", str(bad)]) != 0
+    assert main(["models", "info", str(bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(bad) in err
     good = save_checkpoint(tmp_path / "g.safetensors", tiny("unet"), {"acceleration": 8})
@@ -163,3 +163,23 @@ def test_cli_models_info(tmp_path, capsys):
     assert "architecture: unet" in out and "acceleration: 8" in out
     assert main(["models", "list"]) == 0
     assert "fastmri" in capsys.readouterr().out
+
+
+def test_plain_pickle_is_refused_without_torch_warnings(tmp_path):
+    """A pickle of protocol 4 (not torch.save's default) is refused in one line, no warning."""
+    import pickle
+    import warnings
+
+    path = tmp_path / "obj.pkl"
+    path.write_bytes(pickle.dumps({"weights": [1, 2]}, protocol=4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch's multi-line UserWarning would surface here
+        _refused(path, "refusing to unpickle")
+
+
+def test_build_model_rejects_unknown_and_bad_arguments():
+    with pytest.raises(ConfigError, match=r"unknown unet model argument\(s\) 'foo'.*chans"):
+        build_model("unet", "demo", foo=1)
+    with pytest.raises(ConfigError, match="cannot build unet"):
+        build_model("unet", "demo", chans="abc")
+    assert build_model("unet", "demo", chans=2, num_pool_layers=1).chans == 2

@@ -126,3 +126,18 @@ def test_synth_and_preview_are_wired(command, positional, capsys):
     with pytest.raises(SystemExit):
         main(["data", command, "--help"])
     assert positional in capsys.readouterr().out
+
+
+def test_preview_bad_input_is_one_line(tmp_path, capsys):
+    import h5py
+
+    assert main(["data", "preview", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"advrecon: error: {tmp_path / 'nope'}: does not exist"
+    (tmp_path / "d").mkdir()
+    with h5py.File(tmp_path / "d" / "file1.h5", "w") as f:
+        f["other"] = np.zeros(3)
+    assert main(["data", "preview", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "file1.h5" in err and "neither a 'kspace' nor a 'reconstruction_rss'" in err
+    assert "\n" not in err and not (tmp_path / "d" / "preview.png").exists()

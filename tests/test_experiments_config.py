@@ -104,3 +104,23 @@ def test_cli_reports_bad_config(tmp_path, capsys):
     assert not (tmp_path / "runs").exists()
     assert main(["run", str(tmp_path / "missing.yaml")]) == 2
     assert "config file not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: p.mkdir(), "is a folder without config.yaml"),
+        (lambda p: p.write_bytes(b"\x89HDF\r\n\x1a\n\xff\xfe"), "is not a text file"),
+        (lambda p: p.write_text(""), "config file is empty"),
+        (lambda p: p.write_text("# only a comment\n"), "config file is empty"),
+        (lambda p: p.write_text("a: [1, 2\n b: }"), "not valid YAML"),
+    ],
+)
+def test_cli_reports_unreadable_config_file(tmp_path, capsys, make, message):
+    p = tmp_path / "c.yaml"
+    make(p)
+    assert main(["run", str(p), "--output", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("advrecon: error:") and "\n" not in err
+    assert str(p) in err and message in err
+    assert not (tmp_path / "runs").exists()

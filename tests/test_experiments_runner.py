@@ -17,7 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import test_experiments_fakes as fakes  # noqa: E402
 
-from advrecon.errors import ConfigError  # noqa: E402
+from advrecon.errors import ConfigError, InputFileError  # noqa: E402
 from advrecon.experiments.config import parse_config  # noqa: E402
 from advrecon.experiments.runner import run_experiment  # noqa: E402
 from advrecon.experiments.store import (  # noqa: E402
@@ -185,3 +185,36 @@ def test_table_append_dedupes_widens_and_merges(tmp_path):
     n = merge_tables([tmp_path / "r.csv", tmp_path / "r2.csv"], tmp_path / "m.csv")
     m = pd.read_csv(tmp_path / "m.csv")
     assert n == 4 and list(m.unit_id) == ["a", "b", "c", "d"] and m.x.iloc[0] == 0.1 + 0.2
+
+
+class _BadSource:
+    """A data source whose annotations match nothing (what DatasetSource raises)."""
+
+    def refs(self):
+        raise InputFileError("data", "annotation CSV matches no slice of a file in the data folder")
+
+
+def _bad_loader(model_config, recon_size, device):
+    raise InputFileError("w.safetensors", "is not a readable safetensors file")
+
+
+@pytest.mark.parametrize("what", ["source", "loader"])
+def test_bad_input_leaves_no_run_folder(tmp_path, what):
+    out = tmp_path / "runs"
+    cfg = parse_config(fakes.tiny_config_dict(str(out)))
+    kw = dict(executor=fakes.fake_executor, progress=False)
+    if what == "source":
+        kw.update(source=_BadSource(), model_loader=fakes.fake_loader)
+        match = "matches no slice"
+    else:
+        kw.update(source=fakes.FakeSource(), model_loader=_bad_loader)
+        match = "not a readable safetensors"
+    with pytest.raises(InputFileError, match=match):
+        run_experiment(cfg, **kw)
+    assert not out.exists()
+    # a run folder that already holds results is never removed by a later failure
+    _run(cfg, max_units=1)
+    kept = sorted(p.name for p in cfg.run_dir().iterdir())
+    with pytest.raises(InputFileError):
+        run_experiment(cfg, **kw)
+    assert sorted(p.name for p in cfg.run_dir().iterdir()) == kept

@@ -180,5 +180,39 @@ def test_report_of_missing_run_is_a_clear_error(tmp_path, capsys):
     assert "run folder not found" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
     assert main(["report", str(tmp_path / "empty")]) == 2
+    assert "is not a run folder" in capsys.readouterr().err
+    assert not (tmp_path / "empty" / "report").exists()
+    (tmp_path / "empty" / "manifest.json").write_text("{}")
+    assert main(["report", str(tmp_path / "empty")]) == 2
     assert "no results table" in capsys.readouterr().err
     assert not (tmp_path / "empty" / "report").exists()
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "is not a folder"),
+        (b"", "empty or truncated"),
+        (b"unit_id,model,adv_ssim,cle", "empty or truncated"),  # header cut by a crash
+        (b"unit_id,model,adv_ssim\n", "no complete row"),
+        (b"unit_id,model,adv_ssim\nu1,unet,0.", "no complete row"),  # only row cut
+        (b"\x89PNG\r\n\x1a\n\xff\xfe", "not a text CSV"),
+    ],
+)
+def test_report_of_broken_results_is_a_clear_error(tmp_path, capsys, content, message):
+    run = tmp_path / "run"
+    if content is None:
+        run.write_text("not a folder")
+        before = None
+    else:
+        run.mkdir()
+        (run / "manifest.json").write_text("{}")
+        (run / "results.csv").write_bytes(content)
+        before = content
+    assert main(["report", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("advrecon: error:") and "\n" not in err and "Traceback" not in err
+    assert message in err and str(run) in err
+    if before is not None:  # the report only reads the run folder
+        assert (run / "results.csv").read_bytes() == before
+        assert not (run / "report").exists()

@@ -295,7 +295,30 @@ def test_cli_bad_inputs(data, tmp_path, capsys):
         + common,
     )  # fmt: skip
     assert "center" in err
+    err = _cli_error(
+        capsys, ["train", "--arch", "unet", "--model-arg", "foo=1", "--train", str(data / "train")]
+        + common,
+    )  # fmt: skip
+    assert "'foo'" in err and "model argument" in err
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "file1.h5").write_text("not hdf5")
+    err = _cli_error(capsys, ["train", "--arch", "unet", "--train", str(tmp_path / "bad")] + common)
+    assert "file1.h5" in err and "HDF5" in err
     assert not out.exists()  # nothing written for rejected input
+    (tmp_path / "afile").write_text("x")
+    err = _cli_error(
+        capsys,
+        [
+            "train",
+            "--arch",
+            "unet",
+            "--train",
+            str(data / "train"),
+            "--out",
+            str(tmp_path / "afile"),
+        ],
+    )
+    assert "afile" in err and "not a directory" in err
 
     # resume a VarNet run from a U-Net checkpoint
     ckpt = tmp_path / "u" / "last.safetensors"

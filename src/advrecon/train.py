@@ -207,6 +207,9 @@ def train(config: TrainConfig) -> Path:
         AdvreconError: Missing or empty data directory, unreadable or mismatched resume
             checkpoint.
     """
+    out = Path(config.out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputFileError(out, "output path exists and is not a directory (--out)")
     train_files = check_data_dir(config.train_dir, "training")
     if config.val_dir is not None:
         check_data_dir(config.val_dir, "validation")
@@ -233,10 +236,6 @@ def _run(
     from advrecon.models.checkpoints import save_checkpoint
 
     out_dir = Path(config.out_dir)
-    if info.is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        if resume_state is None and (out_dir / LAST).exists():
-            logger.warning("%s already holds a run; its checkpoints will be overwritten", out_dir)
     torch.manual_seed(config.seed)
 
     train_set = SliceDataset(config.train_dir)
@@ -252,6 +251,12 @@ def _run(
 
     recon, net = _build(config, recon_size)
     recon.to(device)
+    # The output folder is made only once the data and the model are known to be good, so that
+    # a bad input leaves nothing behind.
+    if info.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if resume_state is None and (out_dir / LAST).exists():
+            logger.warning("%s already holds a run; its checkpoints will be overwritten", out_dir)
     optimizer = torch.optim.Adam(
         recon.parameters(), lr=config.resolved_lr, weight_decay=config.weight_decay
     )

@@ -88,6 +88,8 @@ def write_preview(
     import matplotlib.pyplot as plt
 
     data_dir = Path(data_dir)
+    if not data_dir.exists():
+        raise InputFileError(data_dir, "does not exist")
     files = [data_dir] if data_dir.is_file() else sorted(data_dir.rglob("*.h5"))
     if not files:
         raise InputFileError(data_dir, "contains no .h5 files")
@@ -108,6 +110,10 @@ def write_preview(
     for path in files:
         try:
             with h5py.File(path, "r") as f:
+                if "kspace" not in f and "reconstruction_rss" not in f:
+                    raise InputFileError(
+                        path, "has neither a 'kspace' nor a 'reconstruction_rss' dataset"
+                    )
                 num = f["kspace"].shape[0] if "kspace" in f else f["reconstruction_rss"].shape[0]
                 height = _recon_size(f, path)[0]
         except (OSError, KeyError) as exc:

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib
+import inspect
 import json
 import os
 import re
 import struct
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -84,8 +86,18 @@ def build_model(arch: str, preset: str = "demo", **overrides) -> nn.Module:
             f"unknown preset {preset!r} for {arch} (choose from {', '.join(PRESETS[arch])})"
         )
     kwargs = preset_kwargs(arch, preset)
+    allowed = [n for n in inspect.signature(_CLASSES[arch]).parameters if n not in ("self", "args")]
+    unknown = [k for k in overrides if k not in allowed]
+    if unknown:
+        raise ConfigError(
+            f"unknown {arch} model argument(s) {', '.join(map(repr, unknown))} "
+            f"(allowed: {', '.join(allowed)})"
+        )
     kwargs.update(overrides)
-    return _CLASSES[arch](**kwargs)
+    try:
+        return _CLASSES[arch](**kwargs)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ConfigError(f"cannot build {arch} ({preset}) with {overrides}: {exc}") from None
 
 
 def count_parameters(arch: str, preset: str, **overrides) -> int:
@@ -229,7 +241,11 @@ def _read_torch(path: Path) -> dict[str, torch.Tensor]:
             "(or as the model spec) instead",
         )
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch warns (several lines) about non-default pickle protocols before refusing
+            # or reading them; the outcome is reported below in one line.
+            warnings.filterwarnings("ignore", message=".*pickle protocol", category=UserWarning)
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if "weights only" in str(exc).lower() or "weights_only" in str(exc).lower():
             raise InputFileError(

@@ -6,8 +6,12 @@ first, then the mean and a Student-t 95% confidence interval are taken over slic
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import logging
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,8 @@ import pandas as pd
 import yaml
 
 from advrecon.errors import InputFileError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "RunData",
@@ -92,29 +98,69 @@ class RunData:
 
 
 def load_run(run_dir: str | Path) -> RunData:
-    """Read a run folder written by ``advrecon run``.
+    """Read a run folder written by ``advrecon run`` (the folder is only read, never changed).
+
+    A last row truncated by a crash is skipped with a warning (``advrecon run`` recomputes it).
 
     Raises:
-        InputFileError: the folder, its ``results.csv`` or its manifest is missing or empty.
+        InputFileError: the folder is not a run folder, or its ``results.csv`` (or another
+            file of the run) is missing, empty, truncated or unreadable.
     """
     from advrecon.experiments.store import TidyTable
 
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
+    if not run_dir.exists():
         raise InputFileError(run_dir, "run folder not found")
+    if not run_dir.is_dir():
+        raise InputFileError(run_dir, "is not a folder (expected a run folder of `advrecon run`)")
     path = run_dir / "results.csv"
     if not path.is_file():
+        if not (run_dir / "manifest.json").is_file():
+            raise InputFileError(
+                run_dir, "is not a run folder (no manifest.json and no results.csv)"
+            )
         raise InputFileError(path, "no results table; run `advrecon run CONFIG` first")
-    TidyTable(path).read()  # repairs a table truncated by a crash (with a warning)
-    results = pd.read_csv(path)
-    if results.empty:
-        raise InputFileError(path, "results table is empty")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            header, rows = TidyTable(path).read(repair=False)
+    except UnicodeDecodeError:
+        raise InputFileError(path, "is not a text CSV file") from None
+    if not header:
+        raise InputFileError(path, "results table is empty or truncated (no complete header)")
+    if not rows:
+        raise InputFileError(path, "results table is empty (no complete row)")
+    for w in caught:  # e.g. a last row cut by a crash: report without it, say so on one line
+        log.warning("%s", w.message)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([r[c] for c in header] for r in rows)
+    buf.seek(0)
+    results = pd.read_csv(buf)
     cpath = run_dir / "rotation_curves.csv"
-    curves = pd.read_csv(cpath) if cpath.is_file() and cpath.stat().st_size else pd.DataFrame()
-    text = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").is_file() else ""
+    try:
+        curves = pd.read_csv(cpath) if cpath.is_file() and cpath.stat().st_size else pd.DataFrame()
+    except (ValueError, UnicodeDecodeError) as exc:  # pandas' ParserError is a ValueError
+        raise InputFileError(cpath, f"cannot be read as a CSV ({_first_line(exc)})") from None
+    cfg_path = run_dir / "config.yaml"
+    try:
+        text = cfg_path.read_text() if cfg_path.is_file() else ""
+        config = yaml.safe_load(text) or {}
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InputFileError(cfg_path, f"is not valid YAML ({_first_line(exc)})") from None
+    if not isinstance(config, dict):
+        raise InputFileError(cfg_path, "is not a config mapping")
     mpath = run_dir / "manifest.json"
-    manifest = json.loads(mpath.read_text()) if mpath.is_file() else {}
-    return RunData(run_dir, results, curves, yaml.safe_load(text) or {}, text, manifest)
+    try:
+        manifest = json.loads(mpath.read_text()) if mpath.is_file() else {}
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InputFileError(mpath, f"is not valid JSON ({_first_line(exc)})") from None
+    return RunData(run_dir, results, curves, config, text, manifest)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def mean_ci(values: Any) -> tuple[float, float, float, int]:
