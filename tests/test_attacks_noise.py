@@ -110,6 +110,38 @@ def test_eta_zero_reproduces_clean_exactly():
     assert torch.isfinite(res.metrics["control_psnr"]).all()
 
 
+class CountingNet(TinyNet):
+    """TinyNet that counts the items it reconstructs with gradients enabled."""
+
+    def __init__(self):
+        super().__init__()
+        self.grad_items = 0
+
+    def reconstruct(self, masked_kspace, mask, num_low_frequencies):
+        if torch.is_grad_enabled():
+            self.grad_items += masked_kspace.shape[0]
+        return super().reconstruct(masked_kspace, mask, num_low_frequencies)
+
+
+def test_eta_zero_items_skip_gradient_steps_in_a_mixed_batch():
+    k, m = phantom(B=2), column_mask()
+    boxes = [Box(5, 5, 6, 6), Box(2, 3, 9, 5)]
+    net = CountingNet()
+    kw = dict(random_start=False, n_random=0)
+    mixed = noise_attack(net, k, m, 4, boxes, torch.tensor([0.0, 0.1]), **kw)
+    # only the eta > 0 item took the 10 gradient steps
+    assert net.grad_items == 10
+    assert mixed.perturbation[0].abs().max() == 0
+    # (batch composition differs between the two forwards: equal up to float rounding)
+    torch.testing.assert_close(mixed.adversarial[0], mixed.clean[0], rtol=1e-5, atol=1e-7)
+    assert torch.equal(mixed.trace[0], mixed.trace[0, :1].expand(11))
+    # and the eta > 0 item is attacked exactly as on its own
+    alone = noise_attack(TinyNet(), k[1:], m, 4, boxes[1:], 0.1, **kw)
+    assert mixed.perturbation[1].abs().max() > 0
+    torch.testing.assert_close(mixed.perturbation[1:], alone.perturbation, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(mixed.trace[1:], alone.trace, rtol=1e-5, atol=1e-8)
+
+
 @pytest.mark.parametrize("objective", ["mse", "ssim", "mse_ssim"])
 def test_best_so_far_never_decreases_and_is_returned(objective):
     k, m = phantom(), column_mask()

@@ -298,7 +298,7 @@ def noise_attack(
             else:
                 z = torch.zeros_like(k)
 
-            z_best, adv, tr, bstep = _pgd(
+            z_best, adv, tr, bstep = _pgd_active(
                 recon, k, m, nlf, z, support, budget, target, reg, dr,
                 objective=objective, steps=steps, step_size=step_size, rule=rule,
             )  # fmt: skip
@@ -370,6 +370,41 @@ def noise_attack(
         n_random=n_random,
         data_range_convention=data_range,
     )
+
+
+def _pgd_active(
+    recon, k, m, nlf, z, support, budget, target, regions, dr, *, objective, steps, step_size, rule
+):
+    """:func:`_pgd` on the items with a non-zero budget; zero-budget items cost one forward.
+
+    An item whose every coil has a zero budget (``eta = 0``) cannot move: its perturbation stays
+    zero and its trace is the constant clean objective, so the gradient steps are skipped. This
+    is what makes the ``eta = 0`` point of a sweep free.
+    """
+    kw = dict(objective=objective, step_size=step_size, rule=rule)
+    active = budget.flatten(1).amax(1) > 0
+    if bool(active.all()):
+        return _pgd(recon, k, m, nlf, z, support, budget, target, regions, dr, steps=steps, **kw)
+    n = k.shape[0]
+    z_out = torch.zeros_like(z)
+    img_out = torch.zeros((n, *target.shape[-2:]), dtype=target.dtype, device=k.device)
+    trace = torch.zeros((n, steps + 1), dtype=torch.float64, device=k.device)
+    best_step = torch.zeros(n, dtype=torch.long, device=k.device)
+    for sel, n_steps in ((active, steps), (~active, 0)):
+        idx = torch.nonzero(sel).flatten()
+        if idx.numel() == 0:
+            continue
+        ids = idx.tolist()
+        mi = m if m.shape[0] == 1 else m[idx]
+        z0 = z[idx] if n_steps else torch.zeros_like(z[idx])
+        zi, img, tr, bs = _pgd(
+            recon, k[idx], mi, select_nlf(nlf, idx), z0,
+            support if support.shape[0] == 1 else support[idx], budget[idx], target[idx],
+            regions.take(ids), dr[idx], steps=n_steps, **kw,
+        )  # fmt: skip
+        z_out[idx], img_out[idx], best_step[idx] = zi, img.to(img_out.dtype), bs
+        trace[idx] = tr if n_steps else tr[:, :1].expand(-1, steps + 1)
+    return z_out, img_out, trace, best_step
 
 
 def _pgd(
