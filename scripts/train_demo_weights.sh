@@ -56,12 +56,18 @@ for arch in $ARCHS; do
         name="${arch}_demo_${acc}x"
         if [ "$arch" = unet ]; then epochs=$EPOCHS_UNET; else epochs=$EPOCHS_VARNET; fi
         lr_step=$((epochs * 4 / 5))   # one 10x decay for the last fifth
+        init=()
+        if [ "$arch" = varnet ] && [ "$acc" = 8 ]; then
+            # VarNet at 8x (5 ACS lines) learns its sensitivity maps slowly from scratch: warm
+            # start from the 4x VarNet (trained first in this loop, or by an earlier run)
+            init=(--init "$WORK/runs/varnet_demo_4x/best.safetensors")
+        fi
         echo "== training $name"
         "${LAUNCH[@]}" train --arch "$arch" --preset demo --acceleration "$acc" \
             --mask-type random --train "$DATA/train" --val "$DATA/val" --out "$WORK/runs/$name" \
             --epochs "$epochs" --lr-step-size "$lr_step" --batch-size "$BATCH_SIZE" \
             --accumulate "$ACCUMULATE" --seed "$SEED" --device "$DEVICE" \
-            --export "$WEIGHTS_DIR/$name.safetensors" "${EXTRA[@]}"
+            --export "$WEIGHTS_DIR/$name.safetensors" "${init[@]}" "${EXTRA[@]}"
     done
 done
 echo "demo weights written to $WEIGHTS_DIR"

@@ -23,7 +23,7 @@ from advrecon.data.fastmri import SliceDataset
 from advrecon.data.synthetic import SynthConfig, generate_dataset
 from advrecon.masks import create_mask_for_mask_type
 from advrecon.metrics import nmse, psnr, ssim
-from advrecon.models.checkpoints import load_checkpoint, save_checkpoint
+from advrecon.models.checkpoints import load_checkpoint, read_metadata, save_checkpoint
 from advrecon.models.reconstructor import ZeroFilled
 from advrecon.train import TrainConfig, train
 from advrecon.train_steps import (
@@ -230,6 +230,20 @@ def test_export_writes_best_checkpoint(data, tmp_path):
 
 
 # -- distributed --------------------------------------------------------------------------------
+
+
+def test_init_warm_starts_from_another_acceleration(data, tmp_path):
+    first = train(_config(data, tmp_path / "a", seed=1))
+    # an almost-zero learning rate: the warm-started run keeps the weights it was given ...
+    warm = train(_config(data, tmp_path / "b", acceleration=8, init=first, lr=1e-12, seed=2))
+    _assert_same(_weights(first), _weights(warm), atol=1e-6)
+    # ... which a run from its own random init (seed 2) does not have
+    cold = train(_config(data, tmp_path / "c", acceleration=8, lr=1e-12, seed=2))
+    assert any(
+        not torch.allclose(a, b, atol=1e-3)
+        for a, b in zip(_weights(first).values(), _weights(cold).values(), strict=True)
+    )
+    assert read_metadata(warm)["training"]["init"] == str(first)
 
 
 def _free_port() -> int:

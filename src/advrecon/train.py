@@ -107,6 +107,9 @@ class TrainConfig:
         weight_decay: Adam weight decay.
         seed: Seed of weights, sampler order and masks.
         resume: ``last.safetensors`` (with its ``last.state.pt``) of an earlier run.
+        init: Checkpoint whose weights initialise the network (warm start, e.g. an 8x model
+            from the 4x one); optimizer, schedule and epoch start afresh. Same architecture and
+            size required.
         max_steps_per_epoch: Cap on optimizer steps per epoch (quick runs); ``None`` = all.
         max_val_slices: Cap on validation slices (the first ones); ``None`` = all.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
@@ -136,6 +139,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     seed: int = 0
     resume: Path | None = None
+    init: Path | None = None
     max_steps_per_epoch: int | None = None
     max_val_slices: int | None = None
     device: str = "auto"
@@ -173,6 +177,8 @@ class TrainConfig:
         cf = self.resolved_center_fraction
         if not 0.0 < cf < 1.0:
             raise ConfigError(f"center_fraction: must lie in (0, 1), got {cf}")
+        if self.init is not None and self.resume is not None:
+            raise ConfigError("init: give either --init (warm start) or --resume, not both")
         if self.lr is not None and not self.lr > 0:
             raise ConfigError(f"lr: must be positive, got {self.lr}")
 
@@ -250,6 +256,8 @@ def _run(
     )
 
     recon, net = _build(config, recon_size)
+    if config.init is not None and resume_state is None:
+        _warm_start(net, config)
     recon.to(device)
     # The output folder is made only once the data and the model are known to be good, so that
     # a bad input leaves nothing behind.
@@ -413,6 +421,21 @@ def _build(config: TrainConfig, recon_size: tuple[int, int]):
     return wrapper(net, recon_size), net
 
 
+def _warm_start(net: torch.nn.Module, config: TrainConfig) -> None:
+    """Load the weights of ``config.init`` (an advrecon or fastMRI checkpoint) into ``net``."""
+    from advrecon.models.checkpoints import load_checkpoint
+
+    init, meta = load_checkpoint(config.init, arch=config.arch)
+    try:
+        net.load_state_dict(init.state_dict(), strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise InputFileError(
+            config.init, f"cannot initialise a {config.arch} ({config.preset}) from it: {first}"
+        ) from None
+    logger.info("initialised weights from %s (%s)", config.init, meta.get("preset", "?"))
+
+
 # -- command line -----------------------------------------------------------------------------
 
 
@@ -471,6 +494,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="continue from a last.safetensors (needs last.state.pt beside it)",
     )
     p.add_argument(
+        "--init",
+        type=Path,
+        metavar="CKPT",
+        help="warm start: initialise the weights from this checkpoint (e.g. 8x from 4x)",
+    )
+    p.add_argument(
         "--max-steps-per-epoch", type=int, default=None, help="cap on optimizer steps per epoch"
     )
     p.add_argument("--max-val-slices", type=int, default=None, help="cap on validation slices")
@@ -527,6 +556,7 @@ def _cli(args: argparse.Namespace) -> int:
         weight_decay=args.weight_decay,
         seed=args.seed,
         resume=args.resume,
+        init=args.init,
         max_steps_per_epoch=args.max_steps_per_epoch,
         max_val_slices=args.max_val_slices,
         device=args.device,

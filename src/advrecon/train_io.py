@@ -76,6 +76,7 @@ def checkpoint_metadata(
             "batch_size": config.batch_size,
             "accumulate": config.accumulate,
             "model_overrides": dict(config.model_overrides),
+            "init": str(config.init) if config.init is not None else None,
             "torch_version": torch.__version__,
         },
     }
