@@ -68,6 +68,8 @@ for arch in $ARCHS; do
             --epochs "$epochs" --lr-step-size "$lr_step" --batch-size "$BATCH_SIZE" \
             --accumulate "$ACCUMULATE" --seed "$SEED" --device "$DEVICE" \
             --export "$WEIGHTS_DIR/$name.safetensors" "${init[@]}" "${EXTRA[@]}"
+        # ship float16 storage (a few MB in all); loading casts back to float32
+        "$PYTHON" -c 'import sys; from advrecon.models.checkpoints import export_checkpoint as e; e(sys.argv[1], sys.argv[1])' "$WEIGHTS_DIR/$name.safetensors"
     done
 done
 echo "demo weights written to $WEIGHTS_DIR"

@@ -123,7 +123,7 @@ def test_refuses_shape_mismatch(tmp_path):
     path = tmp_path / "u.pt"
     small = build_model("unet", "demo", chans=2)  # same keys as the demo preset, fewer chans
     torch.save(small.state_dict(), path)
-    _refused(path, r"has shape \(2, 1, 3, 3\), expected \(32, 1, 3, 3\)", preset="demo")
+    _refused(path, r"has shape \(2, 1, 3, 3\), expected \(16, 1, 3, 3\)", preset="demo")
 
 
 def test_refuses_unknown_preset_and_missing_file(tmp_path):
@@ -183,3 +183,20 @@ def test_build_model_rejects_unknown_and_bad_arguments():
     with pytest.raises(ConfigError, match="cannot build unet"):
         build_model("unet", "demo", chans="abc")
     assert build_model("unet", "demo", chans=2, num_pool_layers=1).chans == 2
+
+
+def test_float16_export_loads_as_float32_with_close_outputs(tmp_path):
+    from advrecon.models.checkpoints import export_checkpoint
+
+    model = build_model("unet", "demo", **TINY_UNET)
+    src = save_checkpoint(tmp_path / "a.safetensors", model, {"preset": "demo"})
+    dst = export_checkpoint(src, tmp_path / "b.safetensors")
+    assert dst.stat().st_size < 0.6 * src.stat().st_size
+    half, meta = load_checkpoint(dst)
+    assert meta["stored_dtype"] == "float16" and meta["preset"] == "demo"
+    assert all(p.dtype == torch.float32 for p in half.parameters())
+    x = torch.randn(1, 1, 16, 16)
+    with torch.no_grad():
+        a, b = model.eval()(x), half.eval()(x)
+    assert not torch.equal(a, b)  # really rounded ...
+    torch.testing.assert_close(a, b, rtol=1e-2, atol=1e-2)  # ... but only slightly

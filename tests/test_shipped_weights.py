@@ -80,3 +80,16 @@ def test_adversarial_noise_beats_random_noise_on_trained_unet(held_out):
     assert clean - rand_worst < 0.5 * (clean - adv)
     # ... while the adversarial perturbation clearly degrades it
     assert adv < rand_worst - 0.05, (clean, rand_worst, adv)
+
+
+@pytest.mark.parametrize("acc", [4, 8])
+def test_varnet_beats_unet_as_in_the_paper(held_out, acc):
+    kspace, _ = held_out
+    masked, mask, nlf = _masked(kspace, acc)
+    target = kspace_to_target(kspace, RECON)
+    with torch.no_grad():
+        scores = {
+            arch: float(ssim(_model(arch, acc)(masked, mask, nlf), target, "max").mean())
+            for arch in ("unet", "varnet")
+        }
+    assert scores["varnet"] > scores["unet"], scores

@@ -6,8 +6,9 @@
   matching the published fastMRI state dicts.
 * ``demo``: small enough to train and attack on a 2-core CPU in minutes on 8 coils x 256 x 128
   k-space: one attack step (forward + backward to the k-space) on one such slice takes about
-  0.27 s (VarNet: 8 cascades like the paper's, fewer channels and pools) and 0.08 s (U-Net) on
-  the 2-core development CPU; see ``benchmarks/models.py``.
+  0.27 s (VarNet: 8 cascades like the paper's, fewer channels and pools) and about 0.05 s
+  (U-Net, 16 chans / 3 pools: 0.5 M parameters, 1.9 MB) on the 2-core development CPU; see
+  ``benchmarks/models.py``.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ PRESETS: dict[str, dict[str, dict]] = {
         "demo": {
             "in_chans": 1,
             "out_chans": 1,
-            "chans": 32,
+            "chans": 16,
             "num_pool_layers": 3,
             "drop_prob": 0.0,
         },
