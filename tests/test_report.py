@@ -216,3 +216,14 @@ def test_report_of_broken_results_is_a_clear_error(tmp_path, capsys, content, me
     if before is not None:  # the report only reads the run folder
         assert (run / "results.csv").read_bytes() == before
         assert not (run / "report").exists()
+
+
+def test_directional_verdict_separates_contradiction_from_too_little_data():
+    from advrecon.report.findings import FAILS, HOLDS, UNKNOWN, _directional
+
+    sig, weak, wrong = (0.2, 0.1, 0.3, 4), (0.2, -0.1, 0.5, 4), (-0.2, -0.3, -0.1, 4)
+    assert _directional([sig, sig, weak]) == HOLDS
+    assert _directional([sig, weak, weak]) == UNKNOWN  # right direction, mostly not significant
+    assert _directional([sig, sig, wrong]) == FAILS
+    assert _directional([sig, (-0.01, -0.2, 0.2, 4)]) == UNKNOWN  # a mean the wrong way
+    assert _directional([]) == UNKNOWN

@@ -37,6 +37,29 @@ class Finding:
     evidence: list[str] = field(default_factory=list)
 
 
+def _directional(cis: list[tuple[float, float, float, int]]) -> str:
+    """Verdict over groups whose CI is of a difference that is positive when the claim holds.
+
+    A group *supports* the claim when its whole 95% interval is above zero and *contradicts*
+    it when the whole interval is below zero; otherwise it is inconclusive. The claim does not
+    hold when any group contradicts it, holds when no group contradicts it, every group mean
+    points the claimed way and most groups support it, and is "not enough data" otherwise.
+    """
+    if not cis:
+        return UNKNOWN
+    if any(hi < 0 for _, _, hi, _ in cis):
+        return FAILS
+    support = sum(lo > 0 for _, lo, _, _ in cis)
+    if all(m > 0 for m, _, _, _ in cis) and support * 2 > len(cis):
+        return HOLDS
+    return UNKNOWN
+
+
+def _tag(ci) -> str:
+    m, lo, hi, _ = ci
+    return "supports" if lo > 0 else "contradicts" if hi < 0 else "inconclusive"
+
+
 def _fmt(m, lo, hi, n) -> str:
     return f"{m:+.4f} [95% CI {lo:+.4f}, {hi:+.4f}], n={n} slices"
 
@@ -118,10 +141,11 @@ def _targeted(df) -> Finding:
             ci = mean_ci(diff)
             if ci[3] < 2:
                 continue
-            verdicts.append(ci[1] > 0)
-            f.evidence.append(f"{m} {a}x eta {eta:g}%: SSIM(complete) - SSIM(targeted) {_fmt(*ci)}")
-    if verdicts:
-        f.verdict = HOLDS if all(verdicts) else FAILS
+            verdicts.append(ci)
+            f.evidence.append(
+                f"{m} {a}x eta {eta:g}%: SSIM(complete) - SSIM(targeted) {_fmt(*ci)} ({_tag(ci)})"
+            )
+    f.verdict = _directional(verdicts)
     return f
 
 
@@ -144,13 +168,12 @@ def _rotation_vs_noise(df) -> Finding:
         ci = mean_ci(_paired(n, r, "drop"))
         if ci[3] < 2:
             continue
-        verdicts.append(ci[1] > 0)
+        verdicts.append(ci)
         f.evidence.append(
             f"{m} {a}x: drop(noise eta {n['budget'].max():g}%) - drop(rotation "
-            f"{r['budget'].max():g} deg) {_fmt(*ci)}"
+            f"{r['budget'].max():g} deg) {_fmt(*ci)} ({_tag(ci)})"
         )
-    if verdicts:
-        f.verdict = HOLDS if all(verdicts) else FAILS
+    f.verdict = _directional(verdicts)
     return f
 
 
@@ -196,10 +219,9 @@ def _acceleration(df) -> Finding:
         ci = mean_ci(_paired(g[g["acceleration"] == 4], g[g["acceleration"] == 8], "adv_ssim"))
         if ci[3] < 2:
             continue
-        verdicts.append(ci[1] > 0)
-        f.evidence.append(f"{m}: SSIM(4x) - SSIM(8x) {_fmt(*ci)}")
-    if verdicts:
-        f.verdict = HOLDS if all(verdicts) else FAILS
+        verdicts.append(ci)
+        f.evidence.append(f"{m}: SSIM(4x) - SSIM(8x) {_fmt(*ci)} ({_tag(ci)})")
+    f.verdict = _directional(verdicts)
     return f
 
 
@@ -259,10 +281,9 @@ def _rules(df) -> list[Finding]:
             ci = mean_ci(_paired(g[g["rule"] == "reference"], g[g["rule"] == "l2"], "adv_ssim"))
             if ci[3] < 2:
                 continue
-            verdicts.append(ci[1] > 0)
-            f.evidence.append(f"{m} {a}x: SSIM(reference) - SSIM(l2) {_fmt(*ci)}")
-        if verdicts:
-            f.verdict = HOLDS if all(verdicts) else FAILS
+            verdicts.append(ci)
+            f.evidence.append(f"{m} {a}x: SSIM(reference) - SSIM(l2) {_fmt(*ci)} ({_tag(ci)})")
+        f.verdict = _directional(verdicts)
         out.append(f)
     return out
 
@@ -292,7 +313,11 @@ def to_markdown(findings: list[Finding], title: str = "Expected findings") -> st
         f"# {title}",
         "",
         "Each statement of Morshuis et al. (MLMIR 2022) checked on this run's results table "
-        "(means and Student-t 95% intervals over slices; comparisons paired per slice).",
+        "(means and Student-t 95% intervals over slices; comparisons paired per slice). "
+        "A group supports a claim when its whole interval lies on the claimed side; a claim "
+        "holds when no group contradicts it, every group mean points the claimed way and most "
+        "groups support it, does not hold when a group contradicts it, and otherwise needs more "
+        "data (more slices: `slices.max_slices`).",
         "",
     ]
     for f in findings:
