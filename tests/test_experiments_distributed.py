@@ -71,3 +71,35 @@ def test_two_gloo_ranks_equal_single_process(tmp_path):
     pd.testing.assert_frame_equal(
         pd.read_csv(run_dir / "rotation_curves.csv"), pd.read_csv(ref_dir / "rotation_curves.csv")
     )
+
+
+@pytest.mark.slow
+def test_two_gloo_ranks_with_real_attacks_equal_single_process(tmp_path):
+    """``torchrun -m advrecon run``: real data, model and attacks, merged table == one process."""
+    import yaml
+
+    from advrecon.cli import main
+
+    data = tmp_path / "data"
+    tables = {}
+    for name in ("single", "multi"):
+        cfg = fakes.real_config_dict(str(tmp_path / name), str(data))
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        if name == "single":
+            sys.path.insert(0, str(FAKES.parent))
+            try:
+                assert main(["run", str(path), "--no-progress"]) == 0
+            finally:
+                sys.path.remove(str(FAKES.parent))
+        else:
+            env = {**os.environ, "PYTHONPATH": str(FAKES.parent), "OMP_NUM_THREADS": "1"}
+            cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2"]
+            cmd += ["--standalone", "-m", "advrecon", "run", str(path), "--no-progress"]
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+            assert proc.returncode == 0, proc.stderr[-2000:]
+        run_dir = parse_config(cfg).run_dir()
+        assert not list(run_dir.glob("*.rank*.csv"))
+        tables[name] = _table(run_dir)
+    assert len(tables["single"]) > 0 and set(tables["single"]["attack"]) == {"noise", "rotation"}
+    pd.testing.assert_frame_equal(tables["multi"], tables["single"])
