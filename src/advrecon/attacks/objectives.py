@@ -32,7 +32,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from advrecon import metrics as _metrics
 from advrecon.boxes import Box
@@ -204,17 +203,8 @@ def error_maps(
         v = valid.to(torch.float64).expand_as(x)
         x = torch.where(v > 0, x, y)
     pad = (win_size - 1) // 2
-    stack = torch.stack([x, y, x * x, y * y, x * y], dim=1)
-    mu = F.avg_pool2d(stack, win_size, stride=1)
-    ux, uy, uxx, uyy, uxy = mu.unbind(1)
-    n = win_size * win_size
-    cov_norm = n / (n - 1)
-    vx = cov_norm * (uxx - ux * ux)
-    vy = cov_norm * (uyy - uy * uy)
-    vxy = cov_norm * (uxy - ux * uy)
-    c1 = (_K1 * dr) ** 2
-    c2 = (_K2 * dr) ** 2
-    ssim = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+    # the valid-window SSIM map of advrecon.metrics (skimage-equivalent), in float64
+    ssim = _metrics.ssim_map(x, y.contiguous(), dr.reshape(-1), win_size=win_size, k1=_K1, k2=_K2)
     vc = v[:, pad : v.shape[1] - pad, pad : v.shape[2] - pad]
     return ErrorMaps((x - y) ** 2, y * y, v, ssim, vc, dr.reshape(-1))
 
