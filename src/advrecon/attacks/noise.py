@@ -116,9 +116,14 @@ def perturbed_objective(
     image = recon((kspace + z) * mask, mask, num_low_frequencies)
     met = region_metrics(image, target, regions, data_range)
     if objective == "mse_ssim" and mse0 is None:
-        floor = 1e-12 * data_range.to(torch.float64) ** 2 + torch.finfo(torch.float64).tiny
-        mse0 = torch.maximum(met["mse"].detach(), floor)
+        mse0 = _first_mse(met, data_range)
     return objective_value(objective, met, mse0), image, met
+
+
+def _first_mse(met: dict, data_range: torch.Tensor) -> torch.Tensor:
+    """``MSE_0`` of the ``mse_ssim`` objective: the first iterate's MSE, detached, floored."""
+    floor = 1e-12 * data_range.to(torch.float64) ** 2 + torch.finfo(torch.float64).tiny
+    return torch.maximum(met["mse"].detach(), floor)
 
 
 def _parse_eta(eta, batch: int) -> torch.Tensor:
@@ -298,14 +303,15 @@ def noise_attack(
             else:
                 z = torch.zeros_like(k)
 
+            with torch.no_grad():
+                clean = recon(k * m, m, nlf)
             z_best, adv, tr, bstep = _pgd_active(
-                recon, k, m, nlf, z, support, budget, target, reg, dr,
+                recon, k, m, nlf, z, support, budget, target, reg, dr, clean,
                 objective=objective, steps=steps, step_size=step_size, rule=rule,
             )  # fmt: skip
             z_all[sl], adv_all[sl], trace[sl], best_step[sl] = z_best, adv, tr, bstep
 
             with torch.no_grad():
-                clean = recon(k * m, m, nlf)
                 clean_all[sl] = clean
                 out = {}
                 out.update(
@@ -373,13 +379,29 @@ def noise_attack(
 
 
 def _pgd_active(
-    recon, k, m, nlf, z, support, budget, target, regions, dr, *, objective, steps, step_size, rule
+    recon,
+    k,
+    m,
+    nlf,
+    z,
+    support,
+    budget,
+    target,
+    regions,
+    dr,
+    clean,
+    *,
+    objective,
+    steps,
+    step_size,
+    rule,
 ):
-    """:func:`_pgd` on the items with a non-zero budget; zero-budget items cost one forward.
+    """:func:`_pgd` on the items with a non-zero budget; zero-budget items cost nothing.
 
     An item whose every coil has a zero budget (``eta = 0``) cannot move: its perturbation stays
-    zero and its trace is the constant clean objective, so the gradient steps are skipped. This
-    is what makes the ``eta = 0`` point of a sweep free.
+    zero, its reconstruction is ``clean`` (the chunk's unperturbed reconstruction, passed in)
+    and its trace is the constant clean objective, so no forward or gradient step is spent on
+    it. This is what makes the ``eta = 0`` point of a sweep free.
     """
     kw = dict(objective=objective, step_size=step_size, rule=rule)
     active = budget.flatten(1).amax(1) > 0
@@ -387,23 +409,21 @@ def _pgd_active(
         return _pgd(recon, k, m, nlf, z, support, budget, target, regions, dr, steps=steps, **kw)
     n = k.shape[0]
     z_out = torch.zeros_like(z)
-    img_out = torch.zeros((n, *target.shape[-2:]), dtype=target.dtype, device=k.device)
+    img_out = clean.detach().clone()
     trace = torch.zeros((n, steps + 1), dtype=torch.float64, device=k.device)
     best_step = torch.zeros(n, dtype=torch.long, device=k.device)
-    for sel, n_steps in ((active, steps), (~active, 0)):
-        idx = torch.nonzero(sel).flatten()
-        if idx.numel() == 0:
-            continue
-        ids = idx.tolist()
-        mi = m if m.shape[0] == 1 else m[idx]
-        z0 = z[idx] if n_steps else torch.zeros_like(z[idx])
+    idle = torch.nonzero(~active).flatten()
+    met = region_metrics(clean[idle], target[idle], regions.take(idle.tolist()), dr[idle])
+    mse0 = _first_mse(met, dr[idle]) if objective == "mse_ssim" else None
+    trace[idle] = objective_value(objective, met, mse0).detach()[:, None].to(trace.dtype)
+    idx = torch.nonzero(active).flatten()
+    if idx.numel():
         zi, img, tr, bs = _pgd(
-            recon, k[idx], mi, select_nlf(nlf, idx), z0,
+            recon, k[idx], m if m.shape[0] == 1 else m[idx], select_nlf(nlf, idx), z[idx],
             support if support.shape[0] == 1 else support[idx], budget[idx], target[idx],
-            regions.take(ids), dr[idx], steps=n_steps, **kw,
+            regions.take(idx.tolist()), dr[idx], steps=steps, **kw,
         )  # fmt: skip
-        z_out[idx], img_out[idx], best_step[idx] = zi, img.to(img_out.dtype), bs
-        trace[idx] = tr if n_steps else tr[:, :1].expand(-1, steps + 1)
+        z_out[idx], img_out[idx], trace[idx], best_step[idx] = zi, img.to(img_out.dtype), tr, bs
     return z_out, img_out, trace, best_step
 
 
@@ -427,8 +447,7 @@ def _pgd(
                 recon, k, m, nlf, zt, target, regions, dr, objective, mse0
             )
             if objective == "mse_ssim" and mse0 is None:
-                floor = 1e-12 * dr.to(torch.float64) ** 2 + torch.finfo(torch.float64).tiny
-                mse0 = torch.maximum(met["mse"].detach(), floor)
+                mse0 = _first_mse(met, dr)
             if need_grad:
                 (grad,) = torch.autograd.grad(obj.sum(), zt)
         val = obj.detach()
