@@ -9,7 +9,12 @@ import pytest
 import torch
 from torch import nn
 
-from advrecon.attacks.noise import noise_attack, perturbed_objective
+from advrecon.attacks.noise import (
+    noise_attack,
+    perturbed_objective,
+    project_per_coil,
+    reference_step,
+)
 from advrecon.attacks.objectives import data_range, make_regions
 from advrecon.boxes import Box
 from advrecon.errors import AdvreconError
@@ -85,9 +90,9 @@ def test_per_coil_budget_and_support(rule, measured_only):
         measured_only=measured_only, generator=1,
     )  # fmt: skip
     z = res.perturbation
-    knorm = torch.linalg.vector_norm(k, dim=(-2, -1))[res.item_index]
-    znorm = torch.linalg.vector_norm(z, dim=(-2, -1))
-    budget = res.eta[:, None].float() * knorm
+    knorm = torch.linalg.vector_norm(k.to(torch.complex128), dim=(-2, -1))[res.item_index]
+    znorm = torch.linalg.vector_norm(z.to(torch.complex128), dim=(-2, -1))
+    budget = res.eta[:, None] * knorm
     assert (znorm <= budget * (1 + 1e-6)).all()
     if rule == "l2":
         assert (znorm > 0.5 * budget).all()  # the budget is used, not ignored
@@ -287,3 +292,70 @@ def test_bad_inputs(kwargs, match):
     with pytest.raises(AdvreconError, match=match), warnings.catch_warnings():
         noise_attack(TinyNet(), args["kspace"], args["mask"], 4, args["boxes"], args["eta"],
                      **extra)  # fmt: skip
+
+
+def test_reference_step_by_hand():
+    """The authors' rule on two items of two coils with 2 samples each, worked out by hand.
+
+    Item 0: z = ([3, 0], [0, 4]) so ||z|| = 5 and z/||z|| = ([.6, 0], [0, .8]);
+    g = ([0, 0], [0, 2]) so g/||g|| = ([0, 0], [0, 1]); with s = 0.5,
+    d = ([.6, 0], [0, 1.3]); ||d_0|| = .6 stays, ||d_1|| = 1.3 is projected to ([0, 1]).
+    Budgets B = (10, 0.1): z' = ([6, 0], [0, 0.1]).
+    Item 1: same z, g = ([0, 0], [0, 2j]) so d_1 = [0, .8 + .5j] with norm sqrt(.89) < 1 (not
+    projected); budgets (1, 2): z' = ([.6, 0], [0, 1.6 + 1j]).
+    """
+    z = torch.tensor([[[[3, 0]], [[0, 4]]]] * 2, dtype=torch.complex64)  # (2, 2, 1, 2)
+    g = torch.zeros_like(z)
+    g[0, 1, 0, 1] = 2
+    g[1, 1, 0, 1] = 2j
+    budget = torch.tensor([[10.0, 0.1], [1.0, 2.0]], dtype=torch.float64).reshape(2, 2, 1, 1)
+    out = reference_step(z, g, budget, 0.5)
+    expected = torch.tensor(
+        [[[[6, 0]], [[0, 0.1]]], [[[0.6, 0]], [[0, 1.6 + 1j]]]], dtype=torch.complex64
+    )
+    torch.testing.assert_close(out, expected, rtol=1e-6, atol=1e-7)
+
+
+def test_reference_rule_is_the_authors_iteration():
+    """noise_attack(rule="reference") = the authors' loop written out here (last iterate)."""
+    k, m = phantom(B=1), column_mask()
+    net, box, eta, steps = TinyNet(), Box(4, 4, 8, 8), 0.1, 3
+    res = noise_attack(net, k, m, 4, [box], eta, rule="reference", steps=steps, generator=3)
+    regions = make_regions([box], SIZE)
+    target = kspace_to_target(k, SIZE)
+    dr = data_range(target)
+    budget = (eta * torch.linalg.vector_norm(k.to(torch.complex128), dim=(-2, -1)))[..., None, None]
+    z = _replay_start(net, k, m, box, eta, steps)
+    for _ in range(steps):
+        zt = z.clone().requires_grad_(True)
+        obj, _, _ = perturbed_objective(net, k, m, 4, zt, target, regions, dr)
+        (grad,) = torch.autograd.grad(obj.sum(), zt)
+        d = z / torch.linalg.vector_norm(z) + 0.5 * grad / torch.linalg.vector_norm(grad)
+        dn = torch.linalg.vector_norm(d.to(torch.complex128), dim=(-2, -1), keepdim=True)
+        z = (d.to(torch.complex128) * budget / dn.clamp_min(1.0)).to(z.dtype)
+    torch.testing.assert_close(res.perturbation, z, rtol=1e-4, atol=1e-7)
+    used = torch.linalg.vector_norm(z.to(torch.complex128), dim=(-2, -1)) / budget[..., 0, 0]
+    assert (used < 1).all()  # the authors' rule leaves budget unused (coils share unit norm)
+
+
+def _replay_start(net, k, m, box, eta, steps):
+    """The random start of a noise_attack call: a zero-step attack returns it unchanged."""
+    return noise_attack(
+        net, k, m, 4, [box], eta, rule="reference", steps=0, generator=3
+    ).perturbation
+
+
+def test_projection_holds_in_float64_on_fastmri_size_coils():
+    """A float32 norm of a 640x368 coil drifts by ~1e-5; the projection must not overshoot."""
+    g = torch.Generator().manual_seed(0)
+    H_, W_ = 640, 368
+    yy, xx = torch.meshgrid(torch.arange(H_) - H_ / 2, torch.arange(W_) - W_ / 2, indexing="ij")
+    amp = 1 / (1 + (yy**2 + xx**2) / 4.0) ** 1.5  # k-space-like dynamic range
+    z = (torch.randn(1, 6, H_, W_, dtype=torch.complex128, generator=g) * amp * 1e-3).to(
+        torch.complex64
+    )
+    norm = torch.linalg.vector_norm(z.to(torch.complex128), dim=(-2, -1), keepdim=True)
+    budget = 0.5 * norm
+    out = project_per_coil(z, budget)
+    ratio = torch.linalg.vector_norm(out.to(torch.complex128), dim=(-2, -1), keepdim=True) / budget
+    assert (ratio <= 1 + 1e-6).all() and (ratio >= 1 - 1e-6).all()

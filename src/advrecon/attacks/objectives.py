@@ -48,6 +48,7 @@ __all__ = [
     "error_maps",
     "reduce_maps",
     "region_metrics",
+    "box_metrics",
     "objective_value",
     "worst_index",
 ]
@@ -261,6 +262,34 @@ def region_metrics(
         valid: Optional validity mask ``(B, h, w)``.
     """
     return reduce_maps(error_maps(pred, target, data_range, valid), regions)
+
+
+def box_metrics(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    boxes: Sequence[Box],
+    convention: str = "maxmin",
+    valid: torch.Tensor | None = None,
+) -> dict:
+    """Region metrics of ``pred`` in ``boxes``, exactly as the attacks report them.
+
+    The one entry point for scoring images outside an attack (e.g. a complete-image attack's
+    reconstruction evaluated on a pathology box): boxes are grown to the SSIM window like the
+    attacks' regions (:func:`make_regions`) and the data range is the whole target's, so a
+    number computed here equals the same number computed inside an attack.
+
+    Args:
+        pred: ``(B, h, w)`` reconstructions.
+        target: ``(B, h, w)`` targets.
+        boxes: One box per image.
+        convention: ``"maxmin"`` or ``"max"`` (:func:`data_range`).
+        valid: Optional validity mask ``(B, h, w)``.
+
+    Returns:
+        Dict ``mse``, ``nmse``, ``psnr``, ``ssim`` of ``(B,)`` float64 tensors.
+    """
+    regions = make_regions(boxes, target.shape[-2:], device=target.device)
+    return region_metrics(pred, target, regions, data_range(target, convention), valid)
 
 
 def objective_value(
