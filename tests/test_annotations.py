@@ -130,10 +130,19 @@ def test_box_policy(tmp_path):
     ("content", "expected"),
     [
         ("file,slice,x,y,label\nf,0,1,1,A\n", "missing column(s) 'study_level', 'width', 'height'"),
-        (HEADER + "f,0,No,1,abc,2,2,A\n", "line 2 column 'y' is not a number (got 'abc')"),
-        (HEADER + "f,0,No,1,1,2,2,A\nf,1,No,1,1,,2,B\n", "line 3 column 'width' is empty"),
-        (HEADER + "f,zero,No,1,1,2,2,A\n", "line 2 column 'slice' is not a number"),
-        (HEADER + "f,0,Maybe,1,1,2,2,A\n", "line 2 column 'study_level' must be 'Yes' or 'No'"),
+        (
+            HEADER + "f,0,No,1,abc,2,2,A\n",
+            "line 2 column 'y' (f slice 0) is not a number (got 'abc')",
+        ),
+        (
+            HEADER + "f,0,No,1,1,2,2,A\nf,1,No,1,1,,2,B\n",
+            "line 3 column 'width' (f slice 1) is empty",
+        ),
+        (HEADER + "f,zero,No,1,1,2,2,A\n", "line 2 column 'slice' (f slice zero) is not a number"),
+        (
+            HEADER + "f,0,Maybe,1,1,2,2,A\n",
+            "line 2 column 'study_level' (f slice 0) must be 'Yes' or 'No'",
+        ),
         ("", "is not a readable CSV file"),
         (HEADER + "f,0,No,1,1,2,2,A,extra\n", "has rows with more fields than the header"),
     ],
@@ -167,7 +176,9 @@ def test_real_knee_csv(knee_table):
     assert data_rows == 16167
     assert table.study_level.sum() == 13
     assert set(table[table.study_level].label) == {"artifact"}
-    assert len(table) == 16167 - 1  # the one zero-height box is dropped
+    # the one zero-height box and the five repeated rows of file1001706 are dropped
+    assert len(table) == 16167 - 1 - 5
+    assert sum("file1001706" in m and "repeats line" in m for m in messages) == 5
     assert 11190 not in table.index
     assert sum("line 11190 (file1002097 slice 27)" in m and "empty" in m for m in messages) == 1
     assert sum("clipped" in m for m in messages) == 6  # six boxes with y < 0 in the CSV
@@ -183,7 +194,7 @@ def test_real_knee_csv(knee_table):
 def test_real_knee_index(knee_table):
     table, _ = knee_table
     index = AnnotationIndex(table)
-    assert len(index) == 16167 - 13 - 1
+    assert len(index) == 16167 - 13 - 1 - 5
     assert index.study_labels("file1001022") == ["artifact"]
     assert [b.label for b in index.boxes("file1000001", 15)] == [
         "Cartilage - Partial Thickness loss/defect",

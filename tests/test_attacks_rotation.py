@@ -12,7 +12,7 @@ from advrecon.attacks.objectives import data_range, make_regions, region_metrics
 from advrecon.attacks.rotation import angle_grid, rotation_attack
 from advrecon.boxes import Box
 from advrecon.errors import AdvreconError
-from advrecon.mri import fft2c, ifft2c, kspace_to_target
+from advrecon.mri import center_crop, fft2c, ifft2c, kspace_to_target, rss
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -36,10 +36,37 @@ def test_angle_grid_includes_both_ends_and_every_theta_max():
     assert (np.diff(angles.numpy()) > 0).all()
 
 
-@pytest.mark.parametrize("interpolation", ["paper", "fourier"])
-def test_theta_zero_is_identity(interpolation):
+@pytest.mark.parametrize("tmax", [1.0, 3.0, 5.0, 0.25, 2.5, 0.0])
+def test_exclusive_grid_is_the_authors_arange(tmax):
+    angles, window = angle_grid([tmax], 0.1, grid="exclusive")
+    theirs = np.round(np.arange(-tmax, tmax, 0.1), 2)[1:]  # the authors' expression
+    theirs = theirs if theirs.size else np.zeros(1)  # empty (theta_max = 0): angle 0 only
+    np.testing.assert_allclose(angles[window[0]].numpy(), theirs, atol=1e-9)
+    assert (angles == 0).any()
+
+
+def test_exclusive_grid_has_no_float_end_effect_and_serves_every_theta_max():
+    # np.arange(-2.1, 2.1, 0.3) has 15 elements, the last one 2.1000000000000001: float noise;
+    # the intended grid has 2 * 7 = 14, i.e. 13 after dropping -2.1
+    assert len(np.arange(-2.1, 2.1, 0.3)) == 15
+    angles, window = angle_grid([2.1], 0.3, grid="exclusive")
+    np.testing.assert_allclose(angles.numpy(), 0.3 * np.arange(-6, 7), atol=1e-9)
+    angles, window = angle_grid([0.5, 0.25, 0.0], 0.1, grid="exclusive")
+    expect = [[-0.4, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.4], [-0.15, -0.05, 0.05, 0.15], [0.0]]
+    for t, e in enumerate(expect):
+        np.testing.assert_allclose(angles[window[t]].numpy(), e, atol=1e-9)
+    assert angles.numel() == 9 + 4 and (np.diff(angles.numpy()) > 0).all()
+    with pytest.raises(AdvreconError, match="grid"):
+        angle_grid([1.0], 0.1, grid="open")
+
+
+@pytest.mark.parametrize(
+    "interpolation, identity_at_zero", [("paper", True), ("fourier", False), ("fourier", True)]
+)
+def test_theta_zero_is_identity(interpolation, identity_at_zero):
     k, m = phantom(), column_mask()
-    res = rotation_attack(TinyNet(), k, m, 4, BOXES, [0.0], interpolation=interpolation)
+    res = rotation_attack(TinyNet(), k, m, 4, BOXES, [0.0], interpolation=interpolation,
+                          identity_at_zero=identity_at_zero)  # fmt: skip
     assert res.angles.tolist() == [0.0]
     assert torch.equal(res.adversarial, res.clean)
     with torch.no_grad():
@@ -48,6 +75,38 @@ def test_theta_zero_is_identity(interpolation):
     for key in ("ssim", "mse", "psnr", "nmse_full"):
         assert torch.equal(res.metrics[f"adv_{key}"], res.metrics[f"clean_{key}"])
     assert res.valid.all()
+    # the control at angle 0 is the target itself
+    assert torch.equal(res.control, res.target)
+    assert (res.metrics["control_mse"] == 0).all() and (res.metrics["control_ssim"] == 1).all()
+
+
+def test_paper_default_resamples_at_theta_zero_like_the_authors():
+    k, m = phantom(), column_mask()
+    net = TinyNet()
+    res = rotation_attack(net, k, m, 4, BOXES, [0.0], chunk_size=1)
+    assert not res.identity_at_zero and res.to_rows()[0]["identity_at_zero"] is False
+    with torch.no_grad():
+        coil = ifft2c(k)[res.item_index]
+        out = net(fft2c(rotate(coil, 0.0, "paper")) * m, m, 4)
+        at_zero = rotate(out, 0.0, "paper")  # rotated back through the same pipeline
+        plain = net(k * m, m, 4)[res.item_index]
+    # angle 0 of the sweep (the "attack" at theta_max = 0) is the resampled pipeline ...
+    torch.testing.assert_close(res.adversarial, at_zero, rtol=1e-4, atol=1e-6)
+    assert not torch.allclose(res.adversarial, plain, atol=1e-3)
+    # ... while clean is the plain reconstruction, as for every other attack
+    torch.testing.assert_close(res.clean, plain)
+    target = kspace_to_target(k, SIZE)[res.item_index]
+    regions = make_regions([Box(5, 5, 4, 4), Box(0, 0, 16, 16), Box(3, 3, 1, 1)], SIZE)
+    met = region_metrics(plain, target, regions, data_range(target))
+    for key in ("ssim", "mse", "psnr", "nmse"):
+        np.testing.assert_allclose(res.metrics[f"clean_{key}"][:, 0], met[key], rtol=1e-5)
+    full = region_metrics(
+        plain, target, make_regions([Box.full(SIZE)] * 3, SIZE), data_range(target)
+    )
+    np.testing.assert_allclose(res.metrics["clean_mse_full"][:, 0], full["mse"], rtol=1e-5)
+    assert (res.metrics["adv_mse"] != res.metrics["clean_mse"]).all()
+    # what the resampling alone does to the target (up/down twice): small but not zero
+    assert (res.metrics["control_mse"] > 0).all() and (res.metrics["control_ssim"] > 0.9).all()
 
 
 def test_selection_curves_and_baseline_are_consistent():
@@ -83,23 +142,78 @@ def test_select_by_other_metrics(select_by):
     assert res.metrics[f"adv_{select_by}"][0, 0] == res.per_angle[select_by][0].min()
 
 
-@pytest.mark.parametrize("interpolation", ["paper", "fourier"])
-def test_adversarial_image_is_the_selected_angle_recomputed(interpolation):
+@pytest.mark.parametrize(
+    "interpolation, grid",
+    [("paper", "inclusive"), ("fourier", "inclusive"), ("paper", "exclusive")],
+)
+def test_adversarial_and_control_are_the_selected_angle_recomputed(interpolation, grid):
     k, m = phantom(), column_mask()
     net = TinyNet()
-    res = rotation_attack(net, k, m, 4, BOXES, [1.0, 3.0], step=1.0, interpolation=interpolation)
-    ang = res.selected_angle[:, -1]
+    # largest theta_max first; with the exclusive grid 0.8 has its own offset angles
+    # (-0.3, 0.2, 0.7) that lie in the sweep but not in the window of 3.0
+    tm = [3.0, 0.8]
+    res = rotation_attack(net, k, m, 4, BOXES, tm, step=0.5, interpolation=interpolation,
+                          grid=grid)  # fmt: skip
+    assert bool(res.window[0].all()) == (grid == "inclusive")
+    ang = res.selected_angle[:, 0]
+    assert res.window[0][res.selected_index[:, 0]].all()
     with torch.no_grad():
         coil = ifft2c(k)[res.item_index]
         out = net(fft2c(rotate(coil, ang, interpolation, max_abs_deg=3.0)) * m, m, 4)
         back = rotate(out, -ang, interpolation, max_abs_deg=3.0)
+        rot_target = center_crop(rss(rotate(coil, ang, interpolation, max_abs_deg=3.0)), SIZE)
+        control = rotate(rot_target, -ang, interpolation, max_abs_deg=3.0)
     torch.testing.assert_close(res.adversarial, back, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(res.control, control, rtol=1e-4, atol=1e-5)
     valid = validity_mask(SIZE, ang)
     assert torch.equal(res.valid, valid)
     target = kspace_to_target(k, SIZE)[res.item_index]
     regions = make_regions([Box(5, 5, 4, 4), Box(0, 0, 16, 16), Box(3, 3, 1, 1)], SIZE)
     met = region_metrics(back, target, regions, data_range(target), valid)
-    np.testing.assert_allclose(res.metrics["adv_ssim"][:, -1], met["ssim"], rtol=1e-5)
+    np.testing.assert_allclose(res.metrics["adv_ssim"][:, 0], met["ssim"], rtol=1e-5)
+    ctrl = region_metrics(control, target, regions, data_range(target), valid)
+    for key in ("ssim", "mse", "psnr", "nmse"):
+        np.testing.assert_allclose(res.metrics[f"control_{key}"][:, 0], ctrl[key], rtol=1e-4)
+    # control per theta_max: the selected angle of that window
+    ang1 = res.selected_angle[:, 1]
+    with torch.no_grad():
+        c1 = center_crop(rss(rotate(coil, ang1, interpolation, max_abs_deg=3.0)), SIZE)
+        c1 = rotate(c1, -ang1, interpolation, max_abs_deg=3.0)
+    full = make_regions([Box.full(SIZE)] * 3, SIZE)
+    met1 = region_metrics(c1, target, full, data_range(target), validity_mask(SIZE, ang1))
+    np.testing.assert_allclose(res.metrics["control_mse_full"][:, 1], met1["mse"], rtol=1e-4)
+    rows = res.to_rows()
+    assert rows[0]["grid"] == grid and np.isfinite(rows[0]["control_ssim"])
+
+
+class FailsUnrotated(TinyNet):
+    """Outputs zeros (the worst reconstruction) exactly when the input is not rotated."""
+
+    def __init__(self, kspace, mask):
+        super().__init__()
+        self.unrotated = kspace * mask
+
+    def reconstruct(self, masked_kspace, mask, num_low_frequencies):
+        out = super().reconstruct(masked_kspace, mask, num_low_frequencies)
+        same = (masked_kspace - self.unrotated[:1]).abs().flatten(1).amax(1) < 1e-6
+        return torch.where(same[:, None, None], torch.zeros_like(out), out)
+
+
+@pytest.mark.parametrize("grid", ["inclusive", "exclusive"])
+def test_adversarial_is_taken_from_the_window_of_the_largest_theta_max(grid):
+    k, m = phantom(B=1), column_mask()
+    net = FailsUnrotated(k, m)
+    # exclusive, step 0.25: theta_max 0.3 -> {-0.05, 0.2}; angle 0 is swept (clean) but is not
+    # in that window, although it is the worst angle of the sweep
+    res = rotation_attack(net, k, m, 4, [Box(4, 4, 8, 8)], [0.3], step=0.25, grid=grid,
+                          identity_at_zero=True)  # fmt: skip
+    assert (res.clean == 0).all()
+    ang = res.selected_angle[:, 0]
+    assert (ang == 0).all() == (grid == "inclusive")
+    with torch.no_grad():
+        out = net(fft2c(rotate(ifft2c(k), ang, "paper", identity_at_zero=True)) * m, m, 4)
+        back = rotate(out, -ang, "paper", identity_at_zero=True)
+    torch.testing.assert_close(res.adversarial, back, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("interpolation", ["paper", "fourier"])
@@ -137,6 +251,9 @@ def test_target_is_true_complex_rss():
         (dict(step=-0.1), "step"),
         (dict(interpolation="nearest"), "interpolation"),
         (dict(select_by="l1"), "select_by"),
+        (dict(grid="open"), "grid"),
+        (dict(identity_at_zero="yes"), "identity_at_zero"),
+        (dict(theta_max=[5.0], step=1e-7), "million"),
         (dict(boxes=[Box(0, 0, 40, 4), Box(0, 0, 4, 4)]), "not inside"),
         (dict(boxes=[Box(0, 0, 4, -1), Box(0, 0, 4, 4)]), "empty"),
         (dict(mask=torch.ones(3, 1, 1, 24)), "does not fit"),
@@ -151,3 +268,26 @@ def test_bad_inputs(kwargs, match):
     with pytest.raises(AdvreconError, match=match):
         rotation_attack(TinyNet(), args["kspace"], args["mask"], 4, args["boxes"],
                         args["theta_max"], **extra)  # fmt: skip
+
+
+def test_config_rotation_grid_and_identity_at_zero():
+    from advrecon.errors import ConfigError
+    from advrecon.experiments.config import parse_config
+
+    def cfg(**rotation):
+        return {
+            "data": {"kind": "synthetic", "root": "x"},
+            "models": [{"name": "unet", "arch": "unet", "shipped": True}],
+            "attacks": {"rotation": {"theta_max": [0, 1], **rotation}},
+        }
+
+    default = parse_config(cfg()).rotation
+    assert default.grid == "inclusive" and default.identity_at_zero is False
+    chosen = parse_config(cfg(grid="exclusive", identity_at_zero=True))
+    assert chosen.rotation.grid == "exclusive" and chosen.rotation.identity_at_zero is True
+    assert parse_config(chosen.to_dict()) == chosen
+    assert chosen.hash() != parse_config(cfg()).hash()
+    with pytest.raises(ConfigError, match=r"attacks\.rotation\.grid.*did you mean 'exclusive'"):
+        parse_config(cfg(grid="exclusiv"))
+    with pytest.raises(ConfigError, match=r"attacks\.rotation\.identity_at_zero.*true or false"):
+        parse_config(cfg(identity_at_zero="yes"))

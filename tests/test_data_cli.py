@@ -139,5 +139,5 @@ def test_preview_bad_input_is_one_line(tmp_path, capsys):
         f["other"] = np.zeros(3)
     assert main(["data", "preview", str(tmp_path / "d")]) == 2
     err = capsys.readouterr().err.strip()
-    assert "file1.h5" in err and "neither a 'kspace' nor a 'reconstruction_rss'" in err
+    assert "file1.h5" in err and "has no 'kspace' dataset" in err  # the message of `data info`
     assert "\n" not in err and not (tmp_path / "d" / "preview.png").exists()

@@ -65,7 +65,9 @@ def test_bad_values_name_the_key(change, message):
     assert message in str(err.value)
 
 
-def test_hash_covers_results_not_run_settings():
+def test_hash_covers_results_not_run_settings(monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    monkeypatch.setattr("torch.cuda.device_count", lambda: 1)
     a = parse_config(_cfg())
     b = parse_config(_cfg(output="elsewhere", device="cuda", chunk_size=4, name="other"))
     c = parse_config(_cfg(attacks={"noise": {"eta": [0, 0.5, 2]}}))
@@ -77,14 +79,14 @@ def test_shipped_configs_parse():
     demo = load_config(ROOT / "configs" / "demo.yaml", check_paths=False)
     assert {m.key for m in demo.models} == {"unet@4x", "unet@8x", "varnet@4x", "varnet@8x"}
     assert all(m.shipped for m in demo.models) and demo.data.kind == "synthetic"
-    paper = load_config(ROOT / "configs" / "paper.yaml", check_paths=False)
+    paper = load_config(ROOT / "configs" / "paper.yaml", check_paths=False, device="cpu")
     assert paper.noise.eta == (0.0, 0.2, 0.5, 1.0, 1.5, 2.0, 2.5)
     assert paper.rotation.theta_max == (0.0, 1.0, 2.0, 3.0, 4.0, 5.0)
     assert paper.rotation.step == pytest.approx(0.1)
     assert {m.preset for m in paper.models} == {"paper"}
     # the placeholders must be edited: loading names the missing path
     with pytest.raises(InputFileError, match="not found"):
-        load_config(ROOT / "configs" / "paper.yaml")
+        load_config(ROOT / "configs" / "paper.yaml", device="cpu")
 
 
 def test_missing_checkpoint_named(tmp_path):
@@ -124,3 +126,107 @@ def test_cli_reports_unreadable_config_file(tmp_path, capsys, make, message):
     assert err.startswith("advrecon: error:") and "\n" not in err
     assert str(p) in err and message in err
     assert not (tmp_path / "runs").exists()
+
+
+# -------------------------------------------------------------- issue 10: validation at load
+def _model(**kw) -> dict:
+    return {"models": [{"name": "a", "arch": "unet", "shipped": True, **kw}]}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            {"slices": {"box_policy": "firts"}},
+            "slices.box_policy: must be one of all, first, got 'firts' (did you mean 'first'?)",
+        ),
+        (_model(preset="huge"), "models[0].preset: must be one of demo, paper, fastmri"),
+        (_model(preset="paper"), "models[0].preset: the shipped weights are the 'demo' preset"),
+        (
+            {"models": [{"name": "a", "spec": "m:f", "preset": "demo"}]},
+            "models[0].preset: a preset applies only to checkpoint or shipped weights",
+        ),
+        (
+            {"data": {"kind": "synthetic", "root": "x", "synthetic": {"num_coil": 4}}},
+            "data.synthetic.num_coil: unknown key; did you mean 'num_coils'?",
+        ),
+        (
+            {"data": {"kind": "synthetic", "root": "x", "synthetic": {"num_volumes": 0}}},
+            "data.synthetic: num_volumes must be >= 1",
+        ),
+        (
+            {"data": {"kind": "synthetic", "root": "x", "synthetic": {"kspace_shape": [64]}}},
+            "data.synthetic.kspace_shape: must be a list of 2 values, got [64]",
+        ),
+        (
+            {"data": {"kind": "synthetic", "root": "x", "synthetic": {"seed": "x"}}},
+            "data.synthetic.seed: must be an integer, got 'x'",
+        ),
+        (
+            {"attacks": {"noise": {"eta": [0, float("inf")]}}},
+            "attacks.noise.eta[1]: must be a finite number, got inf",
+        ),
+        (
+            {"attacks": {"rotation": {"theta_max": [0, 180], "step": 1e-5}}},
+            "attacks.rotation.step: a 1e-05 deg grid over +-180 deg has 36000001 angles, more "
+            "than the maximum of 100001",
+        ),
+        ({"device": "gpu:0"}, "device: 'gpu:0' is not a device; use cpu, cuda, cuda:N or mps"),
+        ({"device": "meta"}, "device: device type 'meta' is not supported"),
+        ({"device": 0}, "device: must be a device name"),
+    ],
+)
+def test_values_checked_at_load_name_the_key(change, message):
+    with pytest.raises(ConfigError) as err:
+        parse_config(_cfg(**change))
+    assert message in str(err.value)
+
+
+def test_rotation_grid_at_the_bound_is_accepted():
+    cfg = parse_config(_cfg(attacks={"rotation": {"theta_max": [5], "step": 1e-4}}))
+    assert cfg.rotation.step == 1e-4  # 100 001 angles: the documented maximum
+
+
+@pytest.mark.parametrize("device, available, count", [("cuda", False, 0), ("cuda:3", True, 2)])
+def test_cuda_device_must_exist_here(monkeypatch, device, available, count):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: available)
+    monkeypatch.setattr("torch.cuda.device_count", lambda: count)
+    with pytest.raises(ConfigError, match=rf"^device: '{device}' requested but"):
+        parse_config(_cfg(device=device))
+
+
+def test_mps_device_must_exist_here(monkeypatch):
+    monkeypatch.setattr("torch.backends.mps.is_available", lambda: False)
+    with pytest.raises(ConfigError, match="MPS is not available"):
+        parse_config(_cfg(device="mps"))
+
+
+def test_device_override_lets_a_gpu_config_load_on_a_cpu(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump(_cfg(device="cuda")))
+    with pytest.raises(ConfigError, match=rf"^{p}: device: 'cuda' requested"):
+        load_config(p, check_paths=False)
+    assert load_config(p, check_paths=False, device="cpu").device == "cpu"
+    with pytest.raises(ConfigError, match="^--device: 'gpu' is not a device"):
+        load_config(p, check_paths=False, device="gpu")
+    with pytest.raises(ConfigError, match="device: 'cuda:x' is not a device"):
+        parse_config(_cfg()).with_overrides(device="cuda:x")
+    assert main(["run", str(p), "--output", str(tmp_path / "runs"), "--device", "cuda"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--device: 'cuda' requested but CUDA is not available" in err and "\n" not in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_eta_above_100_percent_warns_with_key_path_and_file(tmp_path, caplog):
+    from advrecon.experiments.config import ConfigWarning
+
+    with pytest.warns(ConfigWarning, match=r"attacks\.noise\.eta\[1\]: 1e\+06 % is above 100 %"):
+        parse_config(_cfg(attacks={"noise": {"eta": [0, 1e6]}}))
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump(_cfg(attacks={"noise": {"eta": [100, 250]}})))
+    with caplog.at_level("WARNING"):
+        assert load_config(p, check_paths=False).noise.eta == (100.0, 250.0)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warned == [f"{p}: attacks.noise.eta[1]: 250 % is above 100 % of each coil's k-space "
+                      "norm (eta is in percent: 2.5 means 2.5 %)"]  # fmt: skip

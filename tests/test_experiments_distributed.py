@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -19,8 +20,8 @@ from advrecon.experiments.distributed import DistInfo, shard  # noqa: E402
 FAKES = Path(fakes.__file__)
 
 
-def _torchrun(out: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(FAKES.parent), "OMP_NUM_THREADS": "1"}
+def _torchrun(out: Path, *args: str, **env_over: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(FAKES.parent), "OMP_NUM_THREADS": "1", **env_over}
     cmd = [
         sys.executable,
         "-m",
@@ -103,3 +104,19 @@ def test_two_gloo_ranks_with_real_attacks_equal_single_process(tmp_path):
         tables[name] = _table(run_dir)
     assert len(tables["single"]) > 0 and set(tables["single"]["attack"]) == {"noise", "rotation"}
     pd.testing.assert_frame_equal(tables["multi"], tables["single"])
+
+
+@pytest.mark.slow
+def test_a_failing_rank_stops_the_launch_without_hanging_or_nan_rows(tmp_path):
+    proc = _torchrun(tmp_path, "0.05", FAKE_NAN_RANK="1")
+    assert proc.returncode != 0
+    assert "non-finite adv_ssim; the batch was not saved" in proc.stderr
+    run_dir = parse_config(fakes.tiny_config_dict(str(tmp_path))).run_dir()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and "rank" not in manifest["error"]
+    assert "non-finite" in manifest["error"]
+    assert not list(run_dir.glob("results.rank1.csv"))  # rank 1 committed nothing
+    assert not (run_dir / "results.csv").exists()  # no merge after a failed launch
+    proc = _torchrun(tmp_path)  # the same folder then runs to the end
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(pd.read_csv(run_dir / "results.csv")) == 112

@@ -26,6 +26,10 @@ def test_run_resume_and_report(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "(complete)" in out and "mean region SSIM" in out
     run_dir = load_config(cfg_path).run_dir()
+    before = (run_dir / "results.csv").stat()
+    assert main(["run", str(cfg_path), "--no-progress"]) == 0  # finished: nothing is rewritten
+    assert "nothing to do, 48/48 units done" in capsys.readouterr().out
+    assert (run_dir / "results.csv").stat().st_mtime_ns == before.st_mtime_ns
     df = pd.read_csv(run_dir / "results.csv")
     assert df.unit_id.is_unique and len(df) == 48
     noise = df[df.attack == "noise"]

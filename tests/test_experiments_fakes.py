@@ -8,6 +8,7 @@ runs the real runner/store/sharding code with these fakes. No tests are collecte
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 import time
 from types import SimpleNamespace
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from advrecon.boxes import Box
+from advrecon.errors import AdvreconError
 from advrecon.experiments.config import parse_config
 from advrecon.experiments.runner import BatchOutput
 from advrecon.experiments.units import SliceRef
@@ -110,21 +112,37 @@ def fake_executor(batch, ctx, delay: float = 0.0):
 
 
 def main(argv: list[str]) -> int:
-    """``fakes.py OUTPUT [DELAY] [MAX_UNITS]``: run the tiny experiment with the fakes."""
+    """``fakes.py OUTPUT [DELAY] [MAX_UNITS]``: run the tiny experiment with the fakes.
+
+    ``FAKE_NAN_RANK=R`` in the environment makes rank R's metrics NaN.
+    """
     from advrecon.experiments.runner import run_experiment
 
     output = argv[0]
     delay = float(argv[1]) if len(argv) > 1 else 0.0
     max_units = int(argv[2]) if len(argv) > 2 and argv[2] != "-" else None
     cfg = parse_config(tiny_config_dict(output))
-    res = run_experiment(
-        cfg,
-        executor=lambda b, c: fake_executor(b, c, delay),
-        source=FakeSource(),
-        model_loader=fake_loader,
-        max_units=max_units,
-        progress=False,
-    )
+    nan_rank = os.environ.get("FAKE_NAN_RANK")  # this rank's metrics are NaN (failure tests)
+
+    def executor(batch, ctx):
+        out = fake_executor(batch, ctx, delay)
+        if nan_rank is not None and os.environ.get("RANK", "0") == nan_rank:
+            for row in out.rows.values():
+                row["adv_ssim"] = float("nan")
+        return out
+
+    try:
+        res = run_experiment(
+            cfg,
+            executor=executor,
+            source=FakeSource(),
+            model_loader=fake_loader,
+            max_units=max_units,
+            progress=False,
+        )
+    except AdvreconError as exc:  # what the CLI does
+        print(f"advrecon: {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code
     print(f"done {res.done_units}/{res.total_units} executed {res.executed_units}", flush=True)
     return 0
 

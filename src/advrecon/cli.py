@@ -2,7 +2,8 @@
 
 Each concept module registers its own sub-commands through a ``register(subparsers)`` function
 (see ``_COMMAND_MODULES``); this file only builds the parser, dispatches, and turns
-:class:`~advrecon.errors.AdvreconError` into one clear line on stderr and a non-zero exit.
+:class:`~advrecon.errors.AdvreconError` into one clear line on stderr and a non-zero exit
+(a stray :class:`OSError` too: exit 1; SIGINT/SIGTERM during a run: exit 130).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 import sys
 
 from advrecon import __version__
-from advrecon.errors import AdvreconError
+from advrecon.errors import AdvreconError, RunInterrupted
 
 # module -> provides register(subparsers); each adds sub-commands with set_defaults(func=...)
 _COMMAND_MODULES = [
@@ -51,13 +52,28 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         result = args.func(args)
+    except RunInterrupted as exc:
+        print(f"advrecon: interrupted: {exc}", file=sys.stderr)
+        return exc.exit_code
     except AdvreconError as exc:
         print(f"advrecon: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("advrecon: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # an environment fault no layer below explained: still one line
+        print(f"advrecon: error: {describe_os_error(exc)}", file=sys.stderr)
+        return 1
     return int(result or 0)
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``cannot use PATH: REASON`` (or the error's own text when it names no file)."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.filename is None:
+        return reason
+    target = f"{exc.filename} -> {exc.filename2}" if exc.filename2 else str(exc.filename)
+    return f"cannot use {target}: {reason}"
 
 
 if __name__ == "__main__":

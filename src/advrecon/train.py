@@ -44,6 +44,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from advrecon.errors import ConfigError, InputFileError
+from advrecon.experiments.config import parse_device
 from advrecon.train_io import (
     STATE_SUFFIX,
     check_data_dir,
@@ -160,27 +161,27 @@ class TrainConfig:
             raise ConfigError(
                 f"mask_type: unknown mask type {self.mask_type!r}; choose one of {MASK_TYPES}"
             )
+        for name in ("acceleration", "epochs", "batch_size", "accumulate", "lr_step_size"):
+            _check_count(name, getattr(self, name), 1)
+        for name in ("max_steps_per_epoch", "max_val_slices"):
+            if getattr(self, name) is not None:
+                _check_count(name, getattr(self, name), 1)
+        _check_count("num_workers", self.num_workers, 0)
         if self.center_fraction is None and self.acceleration not in DEFAULT_CENTER_FRACTIONS:
             raise ConfigError(
                 f"center_fraction: no default for acceleration {self.acceleration} "
                 "(defaults exist for 4 and 8); pass a center fraction"
             )
-        for name in ("epochs", "batch_size", "accumulate", "lr_step_size", "acceleration"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{name}: must be at least 1, got {getattr(self, name)}")
-        for name in ("max_steps_per_epoch", "max_val_slices"):
-            value = getattr(self, name)
-            if value is not None and int(value) < 1:
-                raise ConfigError(f"{name}: must be at least 1, got {value}")
-        if self.num_workers < 0:
-            raise ConfigError(f"num_workers: must be non-negative, got {self.num_workers}")
+        parse_device(self.device, "device", allow_auto=True)
         cf = self.resolved_center_fraction
         if not 0.0 < cf < 1.0:
             raise ConfigError(f"center_fraction: must lie in (0, 1), got {cf}")
         if self.init is not None and self.resume is not None:
             raise ConfigError("init: give either --init (warm start) or --resume, not both")
-        if self.lr is not None and not self.lr > 0:
-            raise ConfigError(f"lr: must be positive, got {self.lr}")
+        if self.lr is not None:
+            _check_number("lr", self.lr, positive=True)
+        _check_number("lr_gamma", self.lr_gamma, positive=True)
+        _check_number("weight_decay", self.weight_decay, positive=False)
 
     @property
     def resolved_center_fraction(self) -> float:
@@ -191,6 +192,23 @@ class TrainConfig:
     @property
     def resolved_lr(self) -> float:
         return float(self.lr) if self.lr is not None else DEFAULT_LR[self.arch]
+
+
+def _check_count(name: str, value: Any, minimum: int) -> None:
+    """``value`` is an integer >= ``minimum`` (not a bool, not a float that happens to be whole)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name}: must be an integer, got {value!r}")
+    if value < minimum:
+        raise ConfigError(f"{name}: must be at least {minimum}, got {value}")
+
+
+def _check_number(name: str, value: Any, positive: bool) -> None:
+    """``value`` is a finite real number, > 0 (``positive``) or >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name}: must be a number, got {value!r}")
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        kind = "positive" if positive else "non-negative"
+        raise ConfigError(f"{name}: must be a finite {kind} number, got {value}")
 
 
 # -- public API -------------------------------------------------------------------------------

@@ -38,6 +38,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 STATE_SUFFIX = ".state.pt"
+#: Entries of the ``*.state.pt`` file that a resumed run reads.
+_STATE_KEYS = ("optimizer", "scheduler", "epoch", "best_ssim", "rng")
 LOG_NAME = "train_log.jsonl"
 
 
@@ -84,7 +86,12 @@ def checkpoint_metadata(
 
 def read_resume(config: TrainConfig) -> dict[str, Any]:
     """Weights and optimizer state of the checkpoint to resume from, checked against config."""
-    from advrecon.models.checkpoints import build_model, load_checkpoint, model_kwargs
+    from advrecon.models.checkpoints import (
+        build_model,
+        load_checkpoint,
+        model_kwargs,
+        safe_torch_load,
+    )
 
     path = Path(config.resume)
     if not path.is_file():
@@ -117,10 +124,14 @@ def read_resume(config: TrainConfig) -> dict[str, Any]:
             raise InputFileError(
                 path, f"was trained with {key} {meta.get(key)!r}, not the requested {value!r}"
             )
-    try:
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # any unpickling failure means a bad or unsafe file
-        raise InputFileError(state_path, f"is not a readable training state ({exc})") from None
+    state = safe_torch_load(
+        state_path, what="training state", hint="it was not written by advrecon train"
+    )
+    missing = [k for k in _STATE_KEYS if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise InputFileError(
+            state_path, f"is not an advrecon training state (missing {', '.join(missing)})"
+        )
     return {"weights": model.state_dict(), "meta": meta, "state": state}
 
 

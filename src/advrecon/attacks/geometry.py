@@ -2,26 +2,37 @@
 
 Convention: a positive angle (degrees) rotates the image content counter-clockwise as displayed
 (row 0 at the top), i.e. ``rotate(x, 90)`` equals ``torch.rot90(x, 1, dims=(-2, -1))`` for a
-square image. The centre of rotation is the pixel-grid centre ``((H-1)/2, (W-1)/2)``.
+square image; this is torchvision's ``rotate`` convention. The centre of rotation is the
+pixel-grid centre ``((H-1)/2, (W-1)/2)``.
 
 Two interpolations:
 
-* ``"paper"`` -- what the paper's public code does: 2x bicubic upsampling (so that bilinear
-  interpolation of the rotation blurs less), reflect padding (so that corners entering the view
-  are filled with plausible anatomy rather than zeros), bilinear rotation, crop, 2x downsampling
-  (2x2 average, i.e. bilinear at scale 1/2). Real and imaginary parts are interpolated
-  separately. Not invertible: ``R(-t) R(t) x`` is a blurred ``x``.
+* ``"paper"`` -- the pipeline of the paper's public code (Morshuis et al. 2022, torchvision 0.13
+  on tensors), real and imaginary parts of every coil as channels:
+
+  1. resize to ``2H x 2W``, bicubic (``align_corners=False``; no antialiasing: torchvision 0.13
+     did none for tensors);
+  2. reflect-pad by ``(ph, pw)`` (:func:`paper_padding`): the bounding box of the original and
+     the rotated corners of the upsampled image, ``pad = floor((bbox - size) / 2)`` clipped to
+     ``[0, size - 1]`` -- so corners entering the view show plausible anatomy, not zeros;
+  3. rotate by ``theta`` about the centre, bilinear, zeros outside (``expand=False``);
+  4. centre-crop back to ``2H x 2W``; 5. resize to ``H x W``, bicubic, no antialiasing.
+
+  Steps 3-4 are one ``grid_sample`` evaluated on the crop only. The padding depends on each
+  item's own angle (as in the authors' code); a batch is padded to its largest padding and
+  each item's pixels beyond its own padding are zeroed, which is exactly the authors' result.
+  Not invertible: ``R(-t) R(t) x`` is a blurred ``x``. Angle 0 still resamples (upsample +
+  downsample blur x slightly), as the authors' code does; ``identity_at_zero=True`` returns the
+  input unchanged at angle 0 instead (an explicit option, off by default).
 * ``"fourier"`` -- exact three-shear rotation (Unser et al. 1995, Larkin et al. 1997):
   ``R(t) = Sx(tan(t/2)) Sy(-sin t) Sx(tan(t/2))``, each shear a per-row (per-column) sub-pixel
   shift done with a linear phase in the 1-D FFT (sinc interpolation, no blur). Each shear is
   unitary and undone exactly by the opposite shear, so ``R(-t) R(t) x = x`` up to round-off
   inside the field of view. The image is zero-padded to an odd size large enough that no
-  intermediate shear wraps around (odd: no Nyquist bin, so real images stay real).
-
-Angle exactly 0 returns the input unchanged for both interpolations.
-
-The padding depends on the largest angle of the call; pass ``max_abs_deg`` (the largest angle
-of a whole sweep) to make the result of an item independent of the other items in its batch.
+  intermediate shear wraps around (odd: no Nyquist bin, so real images stay real). Angle 0
+  returns the input unchanged. Its padding depends on the largest angle of the call; pass
+  ``max_abs_deg`` (the largest angle of a whole sweep) to make the result of an item
+  independent of the other items in its batch.
 """
 
 from __future__ import annotations
@@ -33,18 +44,33 @@ import torch.nn.functional as F
 
 from advrecon.errors import AdvreconError
 
-__all__ = ["INTERPOLATIONS", "rotate", "validity_mask"]
+__all__ = ["INTERPOLATIONS", "paper_padding", "rotate", "validity_mask"]
 
 INTERPOLATIONS = ("paper", "fourier")
 
 
-def _as_angles(theta_deg, batch: int, device, dtype) -> torch.Tensor:
+def _as_angles(theta_deg, batch: int, device) -> torch.Tensor:
     t = torch.as_tensor(theta_deg, dtype=torch.float64).to(device)
     if t.ndim == 0:
         t = t.expand(batch)
     if t.shape != (batch,):
         raise AdvreconError(f"expected one angle per image ({batch}), got {tuple(t.shape)}")
+    if not torch.isfinite(t).all():
+        raise AdvreconError(f"rotation angles must be finite, got {t.tolist()}")
     return t
+
+
+def _as_index(index, sources: int, device) -> torch.Tensor | None:
+    if index is None:
+        return None
+    idx = torch.as_tensor(index, device=device)
+    if idx.ndim != 1 or idx.dtype.is_floating_point or idx.is_complex():
+        raise AdvreconError(
+            f"index must be a 1-D integer tensor, got shape {tuple(idx.shape)} of {idx.dtype}"
+        )
+    if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= sources):
+        raise AdvreconError(f"index values must lie in [0, {sources}), got {idx.tolist()}")
+    return idx.long()
 
 
 def _max_abs_rad(theta: torch.Tensor, max_abs_deg: float | None) -> float:
@@ -60,33 +86,49 @@ def rotate(
     method: str = "paper",
     *,
     max_abs_deg: float | None = None,
+    identity_at_zero: bool = False,
+    index: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Rotate each image of a batch by its own angle.
 
     Args:
-        x: Images ``(B, ..., H, W)``, complex (coil images) or real.
+        x: Images ``(S, ..., H, W)``, complex (coil images) or real.
         theta_deg: Angles in degrees, scalar or ``(B,)``.
         method: ``"paper"`` or ``"fourier"`` (see module docstring).
-        max_abs_deg: Largest angle the padding must accommodate (default: the largest in
-            ``theta_deg``); fix it across chunks for batch-independent results.
+        max_abs_deg: ``"fourier"`` only: largest angle the padding must accommodate (default:
+            the largest in ``theta_deg``); fix it across chunks for batch-independent results.
+            (``"paper"`` pads per angle and is batch independent without it.)
+        identity_at_zero: ``"paper"`` only: return items with angle exactly 0 unchanged instead
+            of resampling them like the authors' pipeline does (default ``False``: resample).
+            ``"fourier"`` always returns angle 0 unchanged.
+        index: Optional ``(B,)`` integer tensor: output item ``b`` is ``x[index[b]]`` rotated
+            by ``theta_deg[b]``, so that many angles of one image share its 2x upsampling
+            (default: ``B = S``, item ``b`` is ``x[b]``).
 
     Returns:
-        Rotated images, same shape and dtype as ``x``.
+        Rotated images ``(B, ..., H, W)``, same dtype as ``x``.
     """
     if method not in INTERPOLATIONS:
         raise AdvreconError(f"interpolation must be one of {INTERPOLATIONS}, got {method!r}")
     if x.ndim < 3:
         raise AdvreconError(f"rotate expects (B, ..., H, W), got {tuple(x.shape)}")
-    B = x.shape[0]
-    theta = _as_angles(theta_deg, B, x.device, x.dtype)
-    rad = theta * (math.pi / 180.0)
-    m = _max_abs_rad(theta, max_abs_deg)
+    idx = _as_index(index, x.shape[0], x.device)
+    B = x.shape[0] if idx is None else idx.numel()
+    theta = _as_angles(theta_deg, B, x.device)
+    xs = x if idx is None else x[idx]
+    if B == 0:
+        return xs.clone()
     if method == "paper":
-        out = _paper_rotate(x, rad, m)
+        out = _paper_rotate(x, theta, idx)
+        exact = bool(identity_at_zero)
     else:
-        out = _fourier_rotate(x, rad, m)
+        rad = theta * (math.pi / 180.0)
+        out = _fourier_rotate(xs, rad, _max_abs_rad(theta, max_abs_deg))
+        exact = True
+    if not exact:
+        return out
     keep = (theta == 0).reshape(B, *([1] * (x.ndim - 1)))
-    return torch.where(keep, x, out)
+    return torch.where(keep, xs, out)
 
 
 def _to_channels(x: torch.Tensor) -> tuple[torch.Tensor, tuple]:
@@ -107,33 +149,92 @@ def _from_channels(r: torch.Tensor, shape: tuple, complex_: bool) -> torch.Tenso
     return r.reshape(shape)
 
 
-def _paper_rotate(x: torch.Tensor, rad: torch.Tensor, max_rad: float) -> torch.Tensor:
-    r, shape = _to_channels(x)
+def paper_padding(height: int, width: int, theta_deg) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reflect padding of the authors' pipeline for an (upsampled) ``height x width`` image.
+
+    The corners ``(+-height/2, +-width/2)`` are rotated by ``theta``; the bounding box of the
+    original and rotated corners is ``bbox_h = max(h, h |cos t| + w |sin t|)`` and
+    ``bbox_w = max(w, w |cos t| + h |sin t|)``; the padding is ``floor((bbox - size) / 2)``
+    clipped to ``[0, size - 1]``, per axis. (Computed in float64; the authors' float32 can
+    differ by one pixel only where ``(bbox - size) / 2`` is within ~1e-6 of an integer.)
+
+    Args:
+        height: Image height (``2H`` in the pipeline).
+        width: Image width (``2W``).
+        theta_deg: Angles in degrees, scalar or ``(B,)``.
+
+    Returns:
+        ``(pad_rows, pad_cols)``: ``(B,)`` long tensors (top = bottom, left = right).
+    """
+    t = torch.as_tensor(theta_deg, dtype=torch.float64).reshape(-1) * (math.pi / 180.0)
+    c, s = torch.cos(t).abs(), torch.sin(t).abs()
+    h, w = float(height), float(width)
+    bbox_h = torch.clamp(h * c + w * s, min=h)
+    bbox_w = torch.clamp(w * c + h * s, min=w)
+    ph = torch.floor((bbox_h - h) / 2).clamp(0, height - 1).long()
+    pw = torch.floor((bbox_w - w) / 2).clamp(0, width - 1).long()
+    return ph, pw
+
+
+def _own_padding_mask(ph, pw, size_h, size_w, big_h, big_w, dtype) -> torch.Tensor | None:
+    """``(B, 1, size_h + 2 big_h, size_w + 2 big_w)`` 1 inside each item's own padding."""
+    if bool((ph == big_h).all()) and bool((pw == big_w).all()):
+        return None
+    rows = torch.arange(size_h + 2 * big_h, device=ph.device)
+    cols = torch.arange(size_w + 2 * big_w, device=ph.device)
+    keep_r = (rows >= big_h - ph[:, None]) & (rows < big_h + size_h + ph[:, None])
+    keep_c = (cols >= big_w - pw[:, None]) & (cols < big_w + size_w + pw[:, None])
+    return (keep_r[:, None, :, None] & keep_c[:, None, None, :]).to(dtype)
+
+
+def _rotation_grid(theta: torch.Tensor, out_h: int, out_w: int, in_h: int, in_w: int, dtype):
+    """``grid_sample`` grid (``align_corners=False``) of a rotation about the common centre.
+
+    Output pixel ``(i, j)`` (offsets ``y = i - (out_h-1)/2``, ``x = j - (out_w-1)/2`` from the
+    centre) samples the input at offsets ``(cos t x - sin t y, sin t x + cos t y)`` from the
+    input's centre: torchvision's ``rotate`` (counter-clockwise as displayed, centre
+    ``(size-1)/2``). Normalised coordinates are ``2 * offset / size``.
+
+    Returns:
+        ``(B, out_h, out_w, 2)`` grid in ``dtype``.
+    """
+    rad = theta * (math.pi / 180.0)
+    cos, sin = torch.cos(rad)[:, None, None], torch.sin(rad)[:, None, None]
+    ys = (torch.arange(out_h, dtype=torch.float64, device=theta.device) - (out_h - 1) / 2)[
+        None, :, None
+    ]
+    xs = (torch.arange(out_w, dtype=torch.float64, device=theta.device) - (out_w - 1) / 2)[
+        None, None, :
+    ]
+    u = (cos * xs - sin * ys) * (2.0 / in_w)
+    v = (sin * xs + cos * ys) * (2.0 / in_h)
+    return torch.stack([u, v], dim=-1).to(dtype)
+
+
+def _paper_rotate(x: torch.Tensor, theta: torch.Tensor, index: torch.Tensor | None):
+    """The authors' 5-step pipeline (module docstring); ``x`` ``(S, ..., H, W)``."""
+    r, shape = _to_channels(x)  # (S, K, H, W)
     H, W = shape[-2], shape[-1]
-    up = F.interpolate(r, scale_factor=2, mode="bicubic", align_corners=False)
     H2, W2 = 2 * H, 2 * W
-    c, s = abs(math.cos(max_rad)), abs(math.sin(min(max_rad, math.pi / 2)))
-    # Reflect padding large enough that every sampled point of the rotated view is inside.
-    pw = min(int(math.ceil(max(c * W2 / 2 + s * H2 / 2 - W2 / 2, 0))) + 2, W2 - 1)
-    ph = min(int(math.ceil(max(c * H2 / 2 + s * W2 / 2 - H2 / 2, 0))) + 2, H2 - 1)
-    up = F.pad(up, (pw, pw, ph, ph), mode="reflect")
-    Hp, Wp = up.shape[-2:]
-    cos, sin = torch.cos(rad).to(r.dtype), torch.sin(rad).to(r.dtype)
-    zero = torch.zeros_like(cos)
-    # out(p) = in(M^-1 p), M = [[c, s], [-s, c]] in (column, row) pixel coordinates; scaled
-    # to grid_sample's normalised coordinates of a non-square image.
-    A = torch.stack(
-        [
-            torch.stack([cos, -sin * (Hp / Wp), zero], -1),
-            torch.stack([sin * (Wp / Hp), cos, zero], -1),
-        ],
-        dim=-2,
-    )
-    grid = F.affine_grid(A, list(up.shape), align_corners=False)
-    rot = F.grid_sample(up, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-    rot = rot[..., ph : ph + H2, pw : pw + W2]
-    down = F.avg_pool2d(rot, 2)
-    return _from_channels(down, shape, x.is_complex())
+    # 1. bicubic 2x upsampling, once per source image
+    up = F.interpolate(r, size=(H2, W2), mode="bicubic", align_corners=False, antialias=False)
+    # 2. reflect padding, each item's own; the batch shares the largest, zeroed beyond
+    ph, pw = paper_padding(H2, W2, theta)
+    big_h = int(ph.max()) if ph.numel() else 0
+    big_w = int(pw.max()) if pw.numel() else 0
+    if big_h or big_w:
+        up = F.pad(up, (big_w, big_w, big_h, big_h), mode="reflect")
+    if index is not None:
+        up = up[index]
+    own = _own_padding_mask(ph, pw, H2, W2, big_h, big_w, up.dtype)
+    if own is not None:
+        up = up * own
+    # 3.-4. bilinear rotation with zeros outside, evaluated on the central 2H x 2W crop only
+    grid = _rotation_grid(theta, H2, W2, up.shape[-2], up.shape[-1], up.dtype)
+    rot = F.grid_sample(up, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    # 5. bicubic downsampling back to H x W
+    down = F.interpolate(rot, size=(H, W), mode="bicubic", align_corners=False, antialias=False)
+    return _from_channels(down, (theta.numel(), *shape[1:]), x.is_complex())
 
 
 def _shear(x: torch.Tensor, amount: torch.Tensor, center: float, dim: int) -> torch.Tensor:

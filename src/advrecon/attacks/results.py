@@ -25,11 +25,17 @@ reconstruction (for rotations: the whole image minus pixels that left the field 
 
 :class:`RotationResult` rows (one per item and ``theta_max``):
     ``theta_max_deg``, ``angle_deg`` (selected worst angle), ``select_by`` ("mse", "ssim" or
-    "psnr"), ``interpolation`` ("paper" or "fourier"), ``step_deg``, ``num_angles`` (grid angles
-    within ``theta_max``); prefixes ``clean`` (angle 0), ``adv`` (selected angle),
-    ``rand_mean`` / ``rand_median`` (uniformly random angle in ``[-theta_max, theta_max]``: exact
-    mean / median over the grid angles in the window); ``rand_draw_ssim`` (mean SSIM over
-    ``n_random`` drawn angles, NaN when ``n_random=0``).
+    "psnr"), ``interpolation`` ("paper" or "fourier"), ``grid`` ("inclusive": both ends of
+    ``[-theta_max, theta_max]``, the paper's text; "exclusive": the authors'
+    ``arange(-theta_max, theta_max, step)[1:]``), ``identity_at_zero`` (angle 0 exact instead of
+    resampled), ``step_deg``, ``num_angles`` (grid angles of the window of ``theta_max``);
+    prefixes ``clean`` (the unrotated reconstruction, as for every attack; with ``paper`` and
+    not ``identity_at_zero`` the sweep's angle 0 is resampled and differs), ``adv`` (selected
+    angle), ``rand_mean`` / ``rand_median`` (uniformly random angle of the window: exact mean /
+    median over its grid angles), ``control`` (the fully-sampled target rotated, RSS-combined,
+    cropped and rotated back at the selected angle, no model: what the interpolation alone
+    does); ``rand_draw_ssim`` (mean SSIM over ``n_random`` drawn angles, NaN when
+    ``n_random=0``).
 """
 
 from __future__ import annotations
@@ -160,10 +166,14 @@ class RotationResult:
         adversarial: ``(N, h, w)`` reconstruction at the selected angle for the largest
             ``theta_max``, rotated back into the unrotated frame.
         valid: ``(N, h, w)`` boolean field-of-view mask belonging to ``adversarial``.
-        clean: ``(N, h, w)`` reconstruction without rotation.
+        clean: ``(N, h, w)`` reconstruction without rotation (no resampling).
         target: ``(N, h, w)`` RSS target.
         boxes, box_grown, item_index: As for :class:`NoiseAttackResult`.
         interpolation, select_by, step, n_random, data_range_convention: The settings used.
+        control: ``(N, h, w)`` the target rotated, RSS-combined, cropped and rotated back at the
+            selected angle of the largest ``theta_max`` (no model; ``None`` if not computed).
+        grid, identity_at_zero: The settings used (see :func:`~advrecon.attacks.rotation.
+            angle_grid` and :func:`~advrecon.attacks.geometry.rotate`).
     """
 
     angles: torch.Tensor
@@ -185,6 +195,9 @@ class RotationResult:
     step: float
     n_random: int = 0
     data_range_convention: str = "maxmin"
+    control: torch.Tensor | None = None
+    grid: str = "inclusive"
+    identity_at_zero: bool = False
     extra: dict = field(default_factory=dict)
 
     @property
@@ -204,6 +217,8 @@ class RotationResult:
                     angle_deg=float(self.selected_angle[i, t]),
                     select_by=self.select_by,
                     interpolation=self.interpolation,
+                    grid=self.grid,
+                    identity_at_zero=bool(self.identity_at_zero),
                     step_deg=float(self.step),
                     num_angles=int(self.window[t].sum()),
                     n_random=int(self.n_random),

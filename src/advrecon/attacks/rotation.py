@@ -1,21 +1,35 @@
 """Adversarial rotation: exhaustive grid search over in-plane angles (Morshuis et al. 2022).
 
-For each slice the complex coil images are rotated by every angle ``theta`` of a grid over
-``[-theta_max, theta_max]`` (step 0.1 degrees by default, both ends included), transformed to
-k-space (``fft2c``), masked and reconstructed; the reconstruction is rotated back by ``-theta``
-and compared with the *unrotated* target ``X`` inside the region, excluding pixels that left
-the field of view (:func:`~advrecon.attacks.geometry.validity_mask`).
+For each slice the complex coil images are rotated by every angle ``theta`` of a grid (step 0.1
+degrees by default), transformed to k-space (``fft2c``), masked and reconstructed; the
+reconstruction is rotated back by ``-theta`` and compared with the *unrotated* target ``X``
+inside the region, excluding pixels that left the field of view
+(:func:`~advrecon.attacks.geometry.validity_mask`).
 
-One sweep at the largest ``theta_max`` serves every smaller ``theta_max`` (Fig. 4a: worst case
-versus ``theta_max``) and gives the whole per-angle curve (Fig. 4b); one sweep per slice serves
-every box on that slice (each angle is reconstructed once, metrics are reduced per box).
-(slice, angle) pairs are batched, at most ``chunk_size`` per forward.
+The grid (``grid=``, :func:`angle_grid`):
+
+* ``"inclusive"`` (default) -- what the paper's text says: ``theta`` from ``-theta_max`` to
+  ``theta_max``, both ends included (``step * k`` for integers ``k``, plus ``+-theta_max``);
+* ``"exclusive"`` -- what the authors' code does: ``arange(-theta_max, theta_max, step)[1:]``,
+  i.e. both ends excluded (99 angles -4.9 ... 4.9 for ``theta_max = 5``, ``step = 0.1``).
+
+One sweep serves every ``theta_max`` (Fig. 4a: worst case versus ``theta_max``; ``window[t]``
+marks the angles of ``theta_max[t]``) and gives the whole per-angle curve (Fig. 4b); one sweep
+per slice serves every box on that slice (each angle is reconstructed once, metrics are reduced
+per box). (slice, angle) pairs are batched, at most ``chunk_size`` per forward; the coil images
+of a slice are upsampled once per chunk, whatever the number of its angles.
 
 The worst angle is the one with the largest region MSE (``select_by="mse"``, the paper), or the
 smallest SSIM / PSNR; all metrics are reported at the selected angle. Baseline: a uniformly
-random angle in ``[-theta_max, theta_max]``, reported as the exact mean and median over the grid
-angles in the window. ``clean`` is the angle-0 entry of the sweep (rotation by 0 is the
-identity), so it costs no extra forward pass.
+random angle of the window, reported as the exact mean and median over the window's angles.
+``clean`` is the plain reconstruction of the unrotated slice, the same as every other attack's
+``clean``. With ``fourier`` or ``identity_at_zero=True`` it is the angle-0 entry of the sweep (no
+extra forward pass); with the ``paper`` interpolation and ``identity_at_zero=False`` (the
+authors' behaviour) the angle-0 entry is the reconstruction of resampled (slightly blurred)
+coil images, rotated back by 0 through the same pipeline (``per_angle`` at angle 0 shows that
+cost), so ``clean`` takes one extra forward per slice. ``control``: the fully-sampled target
+pushed through the same rotation, RSS, crop and rotation back at the selected angle, no model --
+what interpolation alone does to the target (the analogue of the noise attack's control).
 """
 
 from __future__ import annotations
@@ -37,6 +51,7 @@ from advrecon.attacks._common import (
 from advrecon.attacks.geometry import INTERPOLATIONS, rotate, validity_mask
 from advrecon.attacks.objectives import (
     SELECT_BY,
+    Regions,
     error_maps,
     make_regions,
     reduce_maps,
@@ -46,28 +61,21 @@ from advrecon.attacks.objectives import data_range as data_range_of
 from advrecon.attacks.results import METRICS, RotationResult
 from advrecon.boxes import Box
 from advrecon.errors import AdvreconError
-from advrecon.mri import fft2c, ifft2c, kspace_to_target
+from advrecon.mri import center_crop, fft2c, ifft2c, kspace_to_target, rss
 
-__all__ = ["angle_grid", "rotation_attack"]
+__all__ = ["GRIDS", "angle_grid", "rotation_attack"]
+
+GRIDS = ("inclusive", "exclusive")
 
 _TOL = 1e-9
 
 
-def angle_grid(theta_max: Sequence[float], step: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
-    """Grid of angles covering ``[-max(theta_max), max(theta_max)]``.
+def _round(v: torch.Tensor) -> torch.Tensor:
+    """Angles rounded to 1e-9 degrees, so that equal angles from different sums compare equal."""
+    return torch.round(v * 1e9) / 1e9
 
-    The grid is ``step * k`` for integers ``k`` within the largest ``theta_max``, plus
-    ``+-theta_max`` for every requested value (so that both ends of every window are included
-    even when ``theta_max`` is not a multiple of ``step``).
 
-    Args:
-        theta_max: Maxima in degrees (each >= 0).
-        step: Grid step in degrees (> 0).
-
-    Returns:
-        ``(angles (A,) float64 sorted, window (T, A) bool)`` with ``window[t]`` the angles with
-        ``|angle| <= theta_max[t]``.
-    """
+def _check_grid_args(theta_max, step: float, grid: str) -> list[float]:
     try:
         tmaxes = [float(t) for t in theta_max]
     except TypeError:
@@ -78,13 +86,72 @@ def angle_grid(theta_max: Sequence[float], step: float = 0.1) -> tuple[torch.Ten
         raise AdvreconError(f"theta_max must be finite and >= 0 degrees, got {tmaxes}")
     if not (math.isfinite(step) and step > 0):
         raise AdvreconError(f"the angle step must be > 0 degrees, got {step}")
+    if grid not in GRIDS:
+        raise AdvreconError(f"grid must be one of {GRIDS}, got {grid!r}")
+    if max(tmaxes) / step > 1e6:
+        raise AdvreconError(
+            f"theta_max {max(tmaxes)} with step {step} gives more than 2 million angles; "
+            "use a larger step"
+        )
+    return tmaxes
+
+
+def _exclusive_angles(theta_max: float, step: float) -> torch.Tensor:
+    """The authors' ``arange(-theta_max, theta_max, step)[1:]``, without float end effects.
+
+    ``arange`` holds ``-theta_max + i * step`` for ``i = 0 ... n - 1`` with ``n`` the number of
+    ``i`` with ``-theta_max + i * step < theta_max``; ``n`` is counted as
+    ``ceil(2 theta_max / step - 1e-9)``, so a quotient that should be an integer but comes out a
+    hair above it (float) does not add a spurious ``+theta_max``. ``[1:]`` drops
+    ``-theta_max``. When that leaves nothing (``theta_max <= step / 2``, e.g. ``theta_max = 0``),
+    the grid is the single angle 0 (no rotation) rather than empty.
+    """
+    n = math.ceil(2.0 * theta_max / step - _TOL)
+    i = torch.arange(1, max(n, 1), dtype=torch.float64)
+    angles = _round(-theta_max + i * step)
+    return angles if angles.numel() else torch.zeros(1, dtype=torch.float64)
+
+
+def angle_grid(
+    theta_max: Sequence[float], step: float = 0.1, grid: str = "inclusive"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Grid of angles serving every ``theta_max`` in one sweep.
+
+    ``grid="inclusive"`` (default; the paper's text, "from -theta_max to theta_max"): ``step * k``
+    for integers ``k`` within the largest ``theta_max``, plus ``+-theta_max`` for every requested
+    value (so that both ends of every window are included even when ``theta_max`` is not a
+    multiple of ``step``); ``window[t]`` = the angles with ``|angle| <= theta_max[t]``.
+
+    ``grid="exclusive"`` (the authors' code): for each ``theta_max`` its own
+    ``arange(-theta_max, theta_max, step)[1:]`` (both ends excluded; see
+    :func:`_exclusive_angles` for the float end effects and ``theta_max <= step / 2``); the grid
+    is the union of these plus 0, and ``window[t]`` marks exactly the angles of ``theta_max[t]``.
+    When ``theta_max`` is not a multiple of ``step`` those angles are offset from ``step * k``
+    (``theta_max = 0.25``, ``step = 0.1``: -0.15, -0.05, 0.05, 0.15), as in the authors' code.
+    (The authors round to 2 decimals; here angles are rounded to 1e-9 degrees only.)
+
+    Args:
+        theta_max: Maxima in degrees (each >= 0).
+        step: Grid step in degrees (> 0).
+        grid: ``"inclusive"`` or ``"exclusive"``.
+
+    Returns:
+        ``(angles (A,) float64 sorted, always containing 0, window (T, A) bool)``.
+
+    Raises:
+        AdvreconError: Bad ``theta_max``, ``step`` or ``grid``.
+    """
+    tmaxes = _check_grid_args(theta_max, step, grid)
+    zero = torch.zeros(1, dtype=torch.float64)
+    if grid == "exclusive":
+        own = [_exclusive_angles(t, step) for t in tmaxes]
+        angles = torch.unique(torch.cat([*own, zero]))  # sorted
+        return angles, torch.stack([torch.isin(angles, o) for o in own])
     top = max(tmaxes)
     kmax = int(math.floor(top / step + _TOL))
     base = step * torch.arange(-kmax, kmax + 1, dtype=torch.float64)
     ends = torch.tensor([s * t for t in tmaxes for s in (-1.0, 1.0)], dtype=torch.float64)
-    allv = torch.cat([base, ends, torch.zeros(1, dtype=torch.float64)])
-    allv = torch.round(allv * 1e9) / 1e9
-    angles = torch.unique(allv)  # sorted
+    angles = torch.unique(_round(torch.cat([base, ends, zero])))  # sorted
     window = torch.stack([angles.abs() <= t + _TOL for t in tmaxes])
     return angles, window
 
@@ -105,6 +172,8 @@ def rotation_attack(
     generator: torch.Generator | int | None = None,
     chunk_size: int | None = None,
     recon_size: Sequence[int] | None = None,
+    grid: str = "inclusive",
+    identity_at_zero: bool = False,
 ) -> RotationResult:
     """Worst-case rotation angle by exhaustive search, batched over slices and angles.
 
@@ -125,6 +194,12 @@ def rotation_attack(
         generator: ``torch.Generator`` or int seed for those draws.
         chunk_size: Maximum (slice, angle) pairs per forward (``None``: all).
         recon_size: ``(h, w)`` if ``recon`` has no ``recon_size`` attribute.
+        grid: ``"inclusive"`` (default, the paper's text: both ends of ``[-theta_max,
+            theta_max]``) or ``"exclusive"`` (the authors' code: ``arange(-theta_max,
+            theta_max, step)[1:]``); see :func:`angle_grid`.
+        identity_at_zero: ``paper`` interpolation only: make angle 0 the exact identity
+            (default ``False``: resample at angle 0 like the authors' pipeline; see
+            :func:`~advrecon.attacks.geometry.rotate`).
 
     Returns:
         :class:`~advrecon.attacks.results.RotationResult`.
@@ -139,10 +214,12 @@ def rotation_attack(
         raise AdvreconError(f"select_by must be one of {SELECT_BY}, got {select_by!r}")
     if int(n_random) != n_random or n_random < 0:
         raise AdvreconError(f"n_random must be a non-negative integer, got {n_random}")
+    if not isinstance(identity_at_zero, bool):
+        raise AdvreconError(f"identity_at_zero must be true or false, got {identity_at_zero!r}")
     if isinstance(theta_max, (int, float)):
         theta_max = [theta_max]
     theta_max = [float(t) for t in theta_max]
-    angles, window = angle_grid(theta_max, step)
+    angles, window = angle_grid(theta_max, step, grid)
     B = kspace.shape[0]
     size = recon_size_of(recon, recon_size)
     items, item_index = flatten_boxes(boxes, B)
@@ -151,6 +228,7 @@ def rotation_attack(
     regions = make_regions(items, size, device=device)
     full = make_regions([Box.full(size)] * B, size, device=device)
     top = max(theta_max)
+    t_top = theta_max.index(top)
     a0 = int((angles == 0).nonzero()[0, 0])
     idx_dev = item_index.to(device)
 
@@ -165,17 +243,19 @@ def rotation_attack(
     adv_valid = torch.ones((N, *size), dtype=torch.bool, device=device)
     best = torch.full((N,), -torch.inf, dtype=torch.float64, device=device)
     angles_dev = angles.to(device)
+    in_top = window[t_top].to(device)
+    rot = dict(method=interpolation, max_abs_deg=top, identity_at_zero=identity_at_zero)
 
     with frozen(recon), torch.no_grad():
         for r in chunk_ranges(B * A, chunk_size):
             p = torch.arange(r.start, r.stop, device=device)
             bs, as_ = p // A, p % A
             ang = angles_dev[as_]
-            rotated = rotate(coil[bs], ang, interpolation, max_abs_deg=top)
+            rotated = _rotate_slices(coil, bs, ang, rot)
             m = select_mask(mask, bs.cpu())
             nlf = select_nlf(num_low_frequencies, bs.cpu())
             out = recon(fft2c(rotated) * m, m, nlf)
-            back = rotate(out, -ang, interpolation, max_abs_deg=top)
+            back = rotate(out, -ang, **rot)
             valid = validity_mask(size, ang, device=device)
             maps = error_maps(back, target_b[bs], dr_b[bs], valid)
             rm = reduce_maps(maps, regions, pairwise=True)  # (N, c)
@@ -186,22 +266,29 @@ def rotation_attack(
                 per_angle[key][ni, as_[ci]] = rm[key][ni, ci]
                 per_angle[key + "_full"][ni, as_[ci]] = fm[key][idx_dev[ni], ci]
             at0 = (as_ == a0).nonzero(as_tuple=True)[0]
-            clean_b[bs[at0]] = out[at0]
-            # Worst angle over the whole grid (= largest theta_max), first one on ties.
+            clean_b[bs[at0]] = back[at0].to(rdtype)  # replaced below when 0 resamples
+            # Worst angle in the window of the largest theta_max, first one on ties.
             score = rm[select_by] if select_by == "mse" else -rm[select_by]
             score = torch.nan_to_num(score, nan=-torch.inf)
-            score = torch.where(own, score, torch.full_like(score, -torch.inf))
+            score = torch.where(
+                own & in_top[as_][None, :], score, torch.full_like(score, -torch.inf)
+            )
             cbest, carg = score.max(1), score.argmax(1)
             upd = cbest.values > best
             best = torch.where(upd, cbest.values, best)
             adv = torch.where(upd[:, None, None], back[carg].to(rdtype), adv)
             adv_valid = torch.where(upd[:, None, None], valid[carg], adv_valid)
 
+        clean_at = {k: v[:, a0] for k, v in per_angle.items()}  # (N,) each
+        if interpolation == "paper" and not identity_at_zero:
+            clean_at = _plain_clean(recon, kspace, mask, num_low_frequencies, clean_b, target_b,
+                                    dr_b, regions, full, idx_dev, chunk_size)  # fmt: skip
+
     sel = worst_index(per_angle, select_by, window.to(device))  # (N, T)
     metrics: dict[str, torch.Tensor] = {}
     for key in keys:
         curve = per_angle[key]
-        metrics[f"clean_{key}"] = curve[:, a0 : a0 + 1].expand(N, T).clone()
+        metrics[f"clean_{key}"] = clean_at[key][:, None].expand(N, T).clone()
         metrics[f"adv_{key}"] = curve.gather(1, sel)
         mean, median = [], []
         for t in range(T):
@@ -211,6 +298,10 @@ def rotation_attack(
         metrics[f"rand_mean_{key}"] = torch.stack(mean, 1)
         metrics[f"rand_median_{key}"] = torch.stack(median, 1)
     metrics["rand_draw_ssim"] = _random_draws(per_angle["ssim"], window, n_random, generator)
+    control, control_metrics = _control(
+        coil, target_b, dr_b, regions, full, idx_dev, angles_dev, sel, t_top, size, rot, chunk_size
+    )
+    metrics.update(control_metrics)
 
     return RotationResult(
         angles=angles,
@@ -232,7 +323,100 @@ def rotation_attack(
         step=float(step),
         n_random=int(n_random),
         data_range_convention=data_range,
+        control=control,
+        grid=grid,
+        identity_at_zero=identity_at_zero,
     )
+
+
+def _plain_clean(
+    recon, kspace, mask, nlf, clean_b, target_b, dr_b, regions: Regions, full: Regions, idx,
+    chunk_size,
+) -> dict[str, torch.Tensor]:  # fmt: skip
+    """Unrotated reconstructions written into ``clean_b`` ``(B, h, w)``; their item metrics.
+
+    Returns:
+        Dict ``<metric>`` and ``<metric>_full`` of ``(N,)`` float64 (no validity mask: angle 0
+        keeps every pixel in view).
+    """
+    out: dict[str, torch.Tensor] = {}
+    rows = []
+    for r in chunk_ranges(kspace.shape[0], chunk_size):
+        bs = torch.arange(r.start, r.stop, device=kspace.device)
+        m = select_mask(mask, bs.cpu())
+        clean_b[bs] = recon(kspace[bs] * m, m, select_nlf(nlf, bs.cpu())).to(clean_b.dtype)
+        maps = error_maps(clean_b[bs], target_b[bs], dr_b[bs])
+        rows.append(
+            (bs, reduce_maps(maps, regions, pairwise=True), reduce_maps(maps, full.take(r)))
+        )
+    for key in METRICS:
+        region = torch.cat([rm[key] for _, rm, _ in rows], dim=1)  # (N, B)
+        out[key] = region.gather(1, idx[:, None])[:, 0]
+        out[key + "_full"] = torch.cat([fm[key] for _, _, fm in rows])[idx]
+    return out
+
+
+def _rotate_slices(coil: torch.Tensor, slices: torch.Tensor, ang: torch.Tensor, rot: dict):
+    """``coil[slices]`` rotated by ``ang``, each distinct slice upsampled once.
+
+    Args:
+        coil: Complex coil images ``(B, C, H, W)``.
+        slices: ``(P,)`` slice index per pair.
+        ang: ``(P,)`` angles in degrees.
+        rot: Keyword arguments of :func:`~advrecon.attacks.geometry.rotate`.
+
+    Returns:
+        ``(P, C, H, W)`` complex.
+    """
+    uniq, inv = torch.unique(slices, return_inverse=True)
+    return rotate(coil[uniq], ang, index=inv, **rot)
+
+
+def _control(
+    coil, target_b, dr_b, regions: Regions, full: Regions, idx, angles, sel, t_top, size, rot,
+    chunk_size,
+):  # fmt: skip
+    """Fully-sampled target through rotate -> RSS/crop -> rotate back at the selected angles.
+
+    Every distinct (slice, selected angle) pair is transformed once (no model).
+
+    Args:
+        coil: ``(B, C, H, W)`` complex coil images; target_b, dr_b: ``(B, h, w)``, ``(B,)``.
+        regions, full: ``N`` item regions, ``B`` whole-image regions.
+        idx: ``(N,)`` slice of each item; angles: ``(A,)``; sel: ``(N, T)`` selected indices.
+        t_top: Index of the largest ``theta_max`` (whose control image is returned).
+
+    Returns:
+        ``(control (N, h, w), {"control_<metric>[_full]": (N, T) float64})``.
+    """
+    N, T = sel.shape
+    A = angles.numel()
+    pair_key = (idx[:, None] * A + sel).reshape(-1)  # (N*T,) slice-major key of the pair
+    uniq, inv = torch.unique(pair_key, return_inverse=True)
+    out = {
+        f"control_{m}{suf}": torch.full((N * T,), torch.nan, dtype=torch.float64, device=idx.device)
+        for m in METRICS
+        for suf in ("", "_full")
+    }
+    control = torch.zeros((N, *size), dtype=target_b.dtype, device=idx.device)
+    pos = torch.arange(N * T, device=idx.device)
+    for r in chunk_ranges(uniq.numel(), chunk_size):
+        s, ang = uniq[r.start : r.stop] // A, angles[uniq[r.start : r.stop] % A]
+        img = center_crop(rss(_rotate_slices(coil, s, ang, rot), dim=1), size)
+        back = rotate(img, -ang, **rot)
+        valid = validity_mask(size, ang, device=idx.device)
+        maps = error_maps(back, target_b[s], dr_b[s], valid)
+        rm = reduce_maps(maps, regions, pairwise=True)  # (N, c)
+        fm = reduce_maps(maps, full, pairwise=True)  # (B, c)
+        here = (inv >= r.start) & (inv < r.stop)
+        p, c = pos[here], inv[here] - r.start
+        n = p // T
+        for m in METRICS:
+            out[f"control_{m}"][p] = rm[m][n, c]
+            out[f"control_{m}_full"][p] = fm[m][idx[n], c]
+        tops = here & (pos % T == t_top)
+        control[pos[tops] // T] = back[inv[tops] - r.start].to(control.dtype)
+    return control, {k: v.reshape(N, T) for k, v in out.items()}
 
 
 def _random_draws(

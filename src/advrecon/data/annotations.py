@@ -38,6 +38,7 @@ __all__ = [
     "AnnotationWarning",
     "AnnotationIndex",
     "load_annotations",
+    "explain_no_boxes",
     "to_recon_frame",
     "apply_box_policy",
 ]
@@ -102,7 +103,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
     text = {c: raw[c].astype(str).str.strip() for c in COLUMNS}
 
     def bad(i: int, column: str, problem: str) -> InputFileError:
-        return InputFileError(path, f"line {lines[i]} column {column!r} {problem}")
+        where = f"{text['file'].iloc[i] or '?'} slice {text['slice'].iloc[i] or '?'}"
+        return InputFileError(path, f"line {lines[i]} column {column!r} ({where}) {problem}")
 
     level = text["study_level"].str.lower()
     unknown = ~level.isin(_YES | _NO)
@@ -127,6 +129,11 @@ def _read_csv(path: Path) -> pd.DataFrame:
             problem = "is empty" if got == "" else f"is not a number (got {got!r})"
             raise bad(i, column, problem)
         values[study & ~np.isfinite(values)] = np.nan
+        # a negative size or slice cannot come from a drawing tool (x/y < 0 can: clipped later)
+        negative = (values < 0) & ~study if column in ("slice", "width", "height") else invalid
+        if negative.any():
+            i = int(np.flatnonzero(negative)[0])
+            raise bad(i, column, f"is negative (got {text[column].iloc[i]!r})")
         numbers[column] = values
 
     table = pd.DataFrame(
@@ -249,12 +256,59 @@ def apply_box_policy(table: pd.DataFrame, box_policy: str = "all") -> pd.DataFra
     return out
 
 
+def _drop(table: pd.DataFrame, drop: np.ndarray, source: str, why) -> pd.DataFrame:
+    """Drop rows ``drop`` (bool mask) with one :class:`AnnotationWarning` each (``why(i)``)."""
+    for i in np.flatnonzero(drop):
+        row = table.iloc[i]
+        _warn(source, table.index[i], row["file"], row["slice"], why(i))
+    out = table[~drop]
+    out.attrs = table.attrs
+    return out
+
+
+def _drop_empty(table: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Drop boxes of zero width or height (the published knee file has one)."""
+    w = table["width"].to_numpy(dtype=float, na_value=np.nan)
+    h = table["height"].to_numpy(dtype=float, na_value=np.nan)
+    empty = ~table["study_level"].to_numpy(dtype=bool) & ((w <= 0) | (h <= 0))
+    why = lambda i: f"box is empty (width {int(w[i])}, height {int(h[i])}); dropped"  # noqa: E731
+    return _drop(table, empty, source, why)
+
+
+def _drop_duplicates(table: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Drop repeated box rows (same file, slice, box and label): they would count twice."""
+    boxes = ~table["study_level"].to_numpy(dtype=bool)
+    keys = ["file", "slice", *_COORDS, "label"]
+    repeated = boxes & table[keys].duplicated().to_numpy()
+    first = table[boxes].reset_index().drop_duplicates(keys).set_index(keys)["line"]
+
+    def why(i: int) -> str:
+        original = first.loc[tuple(table.iloc[i][keys])]
+        return f"box repeats line {original}; dropped"
+
+    return _drop(table, repeated, source, why)
+
+
+def _drop_missing_slices(table: pd.DataFrame, num_slices: SizeSpec, source: str):
+    """Drop boxes on slices the volume does not have (where its slice count is known)."""
+    counts = _resolve(num_slices, table["file"])
+    slices = table["slice"].to_numpy(dtype=float, na_value=np.nan)
+    boxes = ~table["study_level"].to_numpy(dtype=bool)
+    outside = boxes & np.isfinite(counts) & (slices >= counts)
+    why = lambda i: (  # noqa: E731
+        f"column 'slice' is outside the volume ({int(counts[i])} slices, 0 to "
+        f"{int(counts[i]) - 1}); dropped"
+    )
+    return _drop(table, outside, source, why)
+
+
 def load_annotations(
     path: str | Path,
     recon_height: SizeSpec = None,
     box_policy: str = "all",
     *,
     recon_width: SizeSpec = None,
+    num_slices: SizeSpec = None,
 ) -> pd.DataFrame:
     """Load a fastMRI+ annotation CSV (one row per box, plus study-level rows).
 
@@ -267,41 +321,62 @@ def load_annotations(
             stay in the CSV (flipped) frame.
         box_policy: ``"all"`` keeps every box of a slice, ``"first"`` only the first one.
         recon_width: Reconstruction width ``w`` (int or mapping), to clip at the right edge.
+        num_slices: Slices per volume (int or mapping ``file -> slices``), to drop boxes on
+            slices a volume does not have.
 
     Returns:
         DataFrame indexed by CSV line number with columns ``file`` (str, volume stem),
         ``slice`` (Int64), ``study_level`` (bool), ``x, y, width, height`` (Int64, ``<NA>`` on
-        study-level rows) and ``label`` (str, whitespace stripped). Empty boxes are dropped and
-        boxes reaching outside the image clipped, each with an :class:`AnnotationWarning`.
-        ``attrs["frame"]`` is ``"recon"`` or ``"csv"``.
+        study-level rows) and ``label`` (str, whitespace stripped). Each of these is dropped
+        with an :class:`AnnotationWarning` naming the CSV, line, volume and slice: empty boxes,
+        repeated boxes, boxes on a slice the volume does not have, boxes entirely outside the
+        image; boxes reaching outside the image are clipped (also with a warning).
+        ``attrs["frame"]`` is ``"recon"`` or ``"csv"``; ``attrs["box_rows"]`` counts the box
+        rows of each file in the CSV before anything was dropped.
 
     Raises:
-        InputFileError: The file is missing or unreadable, lacks columns, or has a
-            non-numeric coordinate (the message names the line and column).
+        InputFileError: The file is missing or unreadable, lacks columns, or has a non-numeric
+            or empty coordinate or a negative slice, width or height (the message names the
+            line, column, volume and slice).
     """
     _check_policy(box_policy)
     path = Path(path)
     table = _read_csv(path)
-    table.attrs = {"frame": "csv", "source": path.name}
-
-    coords = {c: table[c].to_numpy(dtype=float, na_value=np.nan) for c in ("width", "height")}
-    empty = ~table["study_level"].to_numpy(dtype=bool) & (
-        (coords["width"] <= 0) | (coords["height"] <= 0)
-    )
-    for i in np.flatnonzero(empty):
-        row = table.iloc[i]
-        w, h = int(coords["width"][i]), int(coords["height"][i])
-        what = f"box is empty (width {w}, height {h}); dropped"
-        _warn(path.name, table.index[i], row["file"], row["slice"], what)
-    table = table[~empty]
-    table.attrs = {"frame": "csv", "source": path.name}
-
+    source = str(path)
+    counts = table.loc[~table["study_level"], "file"].value_counts()
+    table.attrs = {"frame": "csv", "source": source, "box_rows": counts.to_dict()}
+    table = _drop_empty(table, source)
+    table = _drop_duplicates(table, source)
+    table = _drop_missing_slices(table, num_slices, source)
     if recon_height is not None:
         table = to_recon_frame(table, recon_height, recon_width)
     else:
         unknown = np.full(len(table), np.nan)
-        table = _clip(table, unknown, _resolve(recon_width, table["file"]), path.name)
+        table = _clip(table, unknown, _resolve(recon_width, table["file"]), source)
     return apply_box_policy(table, box_policy)
+
+
+def explain_no_boxes(csv: str | Path, index: AnnotationIndex | None, volumes: list) -> str:
+    """Why an annotation CSV yields no box for a folder of volumes (an error sentence).
+
+    Args:
+        csv: The CSV path.
+        index: The index built from it (``None`` if none was built).
+        volumes: The volumes (with ``fname``) of the data folder.
+    """
+    names = [v.fname for v in volumes]
+    rows = {} if index is None else index.table.attrs.get("box_rows", {})
+    ours = sum(int(rows.get(n, 0)) for n in names)
+    if ours == 0:
+        example = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        return (
+            f"annotation CSV {csv} has no box rows for any of the {len(names)} file(s) in the "
+            f"data folder ({example}); check that the CSV belongs to this data"
+        )
+    return (
+        f"annotation CSV {csv} has {ours} box row(s) for the files in the data folder but "
+        "none is usable (each was dropped: see the warnings above)"
+    )
 
 
 class AnnotationIndex:

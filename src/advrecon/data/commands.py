@@ -35,15 +35,22 @@ def volume_info(path: str | Path, slice_num: int | None = None) -> list[str]:
         path: fastMRI multicoil ``.h5`` file.
         slice_num: Also read this slice and describe its k-space (and target).
 
+    Every slice is read once and checked as ``run`` checks it (no NaN/Inf, not all zero), so a
+    file that ``info`` accepts is one that ``run`` accepts.
+
     Returns:
         Lines of text.
 
     Raises:
-        InputFileError: The file or the requested slice is missing or malformed.
+        InputFileError: The file, its header geometry or one of its slices is missing,
+            malformed or degenerate.
     """
     from advrecon.data.fastmri import FastMRIVolume
 
     volume = FastMRIVolume(path)
+    if slice_num is not None:
+        volume._check_index(slice_num)
+    volume.check_slices()
     h = volume.header
     slices, coils, H, W = volume.shape
     lines = [

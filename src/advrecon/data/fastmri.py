@@ -21,6 +21,9 @@ the reconstruction frame with each volume's own recon height) into a torch ``Dat
 from __future__ import annotations
 
 import logging
+import os
+import re
+import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,8 +42,10 @@ from advrecon.mri import kspace_to_target
 
 __all__ = [
     "ISMRMRD_NAMESPACE",
+    "DataWarning",
     "HeaderInfo",
     "parse_ismrmrd_header",
+    "check_geometry",
     "FastMRIVolume",
     "SliceSample",
     "SliceBatch",
@@ -52,6 +57,10 @@ log = logging.getLogger(__name__)
 
 ISMRMRD_NAMESPACE = "http://www.ismrm.org/ISMRMRD"
 _TARGET_KEY = "reconstruction_rss"
+
+
+class DataWarning(UserWarning):
+    """A slice is usable but suspicious (e.g. one coil holds no signal)."""
 
 
 @dataclass(frozen=True)
@@ -107,8 +116,10 @@ def parse_ismrmrd_header(xml: bytes | str, path: str | Path = "<ismrmrd_header>"
     Raises:
         InputFileError: The XML is malformed or lacks the matrix sizes or encoding limits.
     """
-    if isinstance(xml, np.ndarray):  # h5py may hand back a 0-d object array
+    if isinstance(xml, np.ndarray) and xml.size == 1:  # h5py may hand back a 0-d object array
         xml = xml.item()
+    if not isinstance(xml, (bytes, str)):
+        raise InputFileError(path, "ISMRMRD header must be an XML text, got a non-text dataset")
     try:
         root = ET.fromstring(xml)
     except ET.ParseError as exc:
@@ -143,6 +154,54 @@ def parse_ismrmrd_header(xml: bytes | str, path: str | Path = "<ismrmrd_header>"
         enc_limits_center=center,
         enc_limits_max=enc_limits_max,
     )
+
+
+def check_geometry(
+    header: HeaderInfo,
+    kspace_shape: Sequence[int],
+    path: str | Path,
+    target_shape: Sequence[int] | None = None,
+) -> None:
+    """Check that the header geometry fits the k-space (one check for ``data info`` and ``run``).
+
+    Args:
+        header: Parsed ISMRMRD header.
+        kspace_shape: ``(slices, coils, H, W)``.
+        path: File named in error messages.
+        target_shape: ``(h, w)`` of ``reconstruction_rss`` slices, if the file has a target.
+
+    Raises:
+        InputFileError: Empty k-space, a recon size that is not positive or exceeds the k-space
+            ``(H, W)`` (the center crop to it would fail), padding that leaves no sampled
+            column, or a stored target whose size differs from the recon size.
+    """
+    slices, coils, H, W = (int(s) for s in kspace_shape)
+    if min(slices, coils, H, W) < 1:
+        raise InputFileError(path, f"'kspace' is empty (shape {tuple(kspace_shape)})")
+    h, w = header.recon_shape
+    if h < 1 or w < 1:
+        raise InputFileError(path, f"ISMRMRD header recon size {(h, w)} is not positive")
+    if h > H or w > W:
+        raise InputFileError(
+            path,
+            f"ISMRMRD header recon size {(h, w)} (reconSpace/matrixSize x, y) exceeds the "
+            f"k-space size {(H, W)} (H, W); the header does not belong to this k-space",
+        )
+    left, right = header.padding
+    if not (0 <= left < right and left < W):
+        raise InputFileError(
+            path,
+            f"ISMRMRD header padding ({left}, {right}) from encodedSpace/matrixSize/y "
+            f"{header.encoding_size[1]} and kspace_encoding_step_1 center "
+            f"{header.enc_limits_center} / maximum {header.enc_limits_max - 1} leaves no "
+            f"sampled column of the {W} k-space columns",
+        )
+    if target_shape is not None and tuple(target_shape) != (h, w):
+        raise InputFileError(
+            path,
+            f"'{_TARGET_KEY}' slices are {tuple(target_shape)} but the ISMRMRD header recon "
+            f"size is {(h, w)}",
+        )
 
 
 def _plain(value: Any) -> Any:
@@ -185,52 +244,87 @@ class FastMRIVolume:
         self.fname = self.path.stem
         self._h5: h5py.File | None = None
         with self._open() as hf:
-            if "kspace" not in hf or not isinstance(hf["kspace"], h5py.Dataset):
-                raise InputFileError(self.path, "has no 'kspace' dataset")
-            kspace = hf["kspace"]
-            if kspace.ndim != 4:
+            try:
+                self._read_metadata(hf)
+            except (OSError, RuntimeError, KeyError) as exc:  # h5py's errors for broken files
+                raise self._corrupt(exc) from None
+        check_geometry(self.header, self.shape, self.path, self.target_shape)
+
+    def _read_metadata(self, hf: h5py.File) -> None:
+        """Validate the datasets of an open file and read shapes, header and attributes."""
+        if "kspace" not in hf or not isinstance(hf["kspace"], h5py.Dataset):
+            raise InputFileError(self.path, "has no 'kspace' dataset")
+        kspace = hf["kspace"]
+        if kspace.ndim != 4:
+            raise InputFileError(
+                self.path,
+                f"'kspace' must have 4 dimensions (slices, coils, H, W), got shape "
+                f"{tuple(kspace.shape)}; single-coil files are not supported",
+            )
+        if kspace.dtype.kind != "c":
+            raise InputFileError(self.path, f"'kspace' must be complex, got {kspace.dtype}")
+        self.shape: tuple[int, int, int, int] = tuple(int(s) for s in kspace.shape)
+        header = hf.get("ismrmrd_header")
+        if not isinstance(header, h5py.Dataset):
+            raise InputFileError(self.path, "has no 'ismrmrd_header' dataset")
+        self.header = parse_ismrmrd_header(header[()], self.path)
+        self.has_target = _TARGET_KEY in hf
+        self.target_shape: tuple[int, int] | None = None
+        if self.has_target:
+            target = hf[_TARGET_KEY]
+            if not isinstance(target, h5py.Dataset) or target.dtype.kind not in "fiu":
+                what = target.dtype if isinstance(target, h5py.Dataset) else "a group"
+                raise InputFileError(self.path, f"'{_TARGET_KEY}' must be real, got {what}")
+            if target.ndim != 3 or target.shape[0] != self.shape[0]:
                 raise InputFileError(
                     self.path,
-                    f"'kspace' must have 4 dimensions (slices, coils, H, W), got shape "
-                    f"{tuple(kspace.shape)}; single-coil files are not supported",
+                    f"'{_TARGET_KEY}' must have shape (slices, h, w) with {self.shape[0]} "
+                    f"slices, got {tuple(target.shape)}",
                 )
-            if kspace.dtype.kind != "c":
-                raise InputFileError(self.path, f"'kspace' must be complex, got {kspace.dtype}")
-            self.shape: tuple[int, int, int, int] = tuple(int(s) for s in kspace.shape)
-            if "ismrmrd_header" not in hf:
-                raise InputFileError(self.path, "has no 'ismrmrd_header' dataset")
-            self.header = parse_ismrmrd_header(hf["ismrmrd_header"][()], self.path)
-            self.has_target = _TARGET_KEY in hf
-            if self.has_target:
-                target = hf[_TARGET_KEY]
-                if target.ndim != 3 or target.shape[0] != self.shape[0]:
-                    raise InputFileError(
-                        self.path,
-                        f"'{_TARGET_KEY}' must have shape (slices, h, w) with {self.shape[0]} "
-                        f"slices, got {tuple(target.shape)}",
-                    )
-                self.target_shape: tuple[int, int] | None = tuple(int(s) for s in target.shape[1:])
-            else:
-                self.target_shape = None
-            self.attrs: dict[str, Any] = {k: _plain(v) for k, v in hf.attrs.items()}
+            self.target_shape = (int(target.shape[1]), int(target.shape[2]))
+        self.attrs: dict[str, Any] = {k: _plain(v) for k, v in hf.attrs.items()}
 
     # -- file handling ---------------------------------------------------------------------
+    def _corrupt(self, exc: BaseException) -> InputFileError:
+        """The error for an HDF5 file whose structure or data cannot be read."""
+        reason = str(exc).split("(")[0].strip().rstrip(",") or type(exc).__name__
+        return InputFileError(self.path, f"is a truncated or corrupt HDF5 file ({reason})")
+
     def _open(self) -> h5py.File:
+        if self.path.is_symlink() and not self.path.exists():
+            target = os.readlink(self.path)
+            raise InputFileError(self.path, f"is a broken symbolic link (to {target})")
         if not self.path.exists():
             raise InputFileError(self.path, "file does not exist")
         if self.path.is_dir():
             raise InputFileError(self.path, "is a directory, not an HDF5 file")
+        if self.path.stat().st_size == 0:
+            raise InputFileError(self.path, "is empty (0 bytes), not an HDF5 file")
         try:
             return h5py.File(self.path, "r")
         except OSError as exc:
+            if "truncated file" in str(exc):
+                size = self.path.stat().st_size
+                stored = re.search(r"stored_eof = (\d+)", str(exc))
+                need = f", the file header says {stored.group(1)}" if stored else ""
+                raise InputFileError(
+                    self.path,
+                    f"is a truncated or corrupt HDF5 file ({size} bytes on disk{need}); "
+                    "copy or download it again",
+                ) from None
+            if not os.access(self.path, os.R_OK):
+                raise InputFileError(self.path, "cannot be read (permission denied)") from None
             try:
                 is_hdf5 = h5py.is_hdf5(self.path)
             except OSError:
-                is_hdf5 = True  # unreadable (permissions...): report h5py's reason instead
+                is_hdf5 = True  # unreadable for another reason: report h5py's instead
             if not is_hdf5:
                 raise InputFileError(self.path, "is not an HDF5 file") from None
-            reason = str(exc).split("(")[0].strip().rstrip(",") or type(exc).__name__
-            raise InputFileError(self.path, f"could not be opened as HDF5 ({reason})") from None
+            detail = re.search(r"\((.*)\)\s*$", str(exc))
+            reason = detail.group(1) if detail else str(exc) or type(exc).__name__
+            raise InputFileError(
+                self.path, f"is a truncated or corrupt HDF5 file (h5py: {reason})"
+            ) from None
 
     def open(self) -> FastMRIVolume:
         """Keep the file open for subsequent reads (until :meth:`close`)."""
@@ -255,10 +349,13 @@ class FastMRIVolume:
         return state
 
     def _read(self, key: str, index: int) -> np.ndarray:
-        if self._h5 is not None:
-            return self._h5[key][index]
-        with self._open() as hf:
-            return hf[key][index]
+        try:
+            if self._h5 is not None:
+                return np.asarray(self._h5[key][index])
+            with self._open() as hf:
+                return np.asarray(hf[key][index])
+        except (OSError, RuntimeError) as exc:  # h5py cannot read the chunk: damaged file
+            raise self._corrupt(exc) from None
 
     # -- metadata ----------------------------------------------------------------------------
     @property
@@ -294,6 +391,10 @@ class FastMRIVolume:
     def kspace(self, slice_num: int) -> torch.Tensor:
         """Fully-sampled multicoil k-space of one slice.
 
+        Degenerate slices are errors, not skipped: a slice without signal or with NaN/Inf would
+        only give NaN metrics, and a run must never report those as results. A single coil
+        without signal is only a :class:`DataWarning` (the other coils still carry the image).
+
         Args:
             slice_num: Slice index in ``[0, num_slices)``.
 
@@ -301,21 +402,100 @@ class FastMRIVolume:
             complex64 tensor ``(coils, H, W)``.
 
         Raises:
-            InputFileError: Index out of range, or the slice contains NaN/Inf.
+            InputFileError: Index out of range, or the slice contains NaN/Inf or is all zero.
         """
         i = self._check_index(slice_num)
-        data = np.asarray(self._read("kspace", i))
+        data = self._read("kspace", i)
         if not np.isfinite(data).all():
             raise InputFileError(self.path, f"k-space slice {i} contains NaN or Inf values")
+        energy = np.abs(data).reshape(data.shape[0], -1).max(axis=1)  # (coils,)
+        if not energy.any():
+            raise InputFileError(self.path, f"k-space slice {i} is all zero (no signal)")
+        if not energy.all():
+            coils = ", ".join(str(c) for c in np.flatnonzero(energy == 0))
+            warnings.warn(
+                f"{self.path}: k-space slice {i}: coil(s) {coils} of {data.shape[0]} hold no "
+                "signal (all zero)",
+                DataWarning,
+                stacklevel=2,
+            )
         return torch.from_numpy(data.astype(np.complex64, copy=False))
 
     def target(self, slice_num: int) -> torch.Tensor | None:
-        """The stored ``reconstruction_rss`` of one slice, float32 ``(h, w)``, or ``None``."""
+        """The stored ``reconstruction_rss`` of one slice, float32 ``(h, w)``, or ``None``.
+
+        Raises:
+            InputFileError: Index out of range, or the stored target has NaN/Inf or is all zero
+                (SSIM/PSNR against it would be NaN).
+        """
         i = self._check_index(slice_num)
         if not self.has_target:
             return None
-        data = np.asarray(self._read(_TARGET_KEY, i), dtype=np.float32)
+        data = self._read(_TARGET_KEY, i).astype(np.float32, copy=False)
+        if not np.isfinite(data).all():
+            raise InputFileError(self.path, f"'{_TARGET_KEY}' slice {i} contains NaN or Inf")
+        if not data.any():
+            raise InputFileError(self.path, f"'{_TARGET_KEY}' slice {i} is all zero (no signal)")
         return torch.from_numpy(data)
+
+    def image(self, slice_num: int) -> torch.Tensor:
+        """The reference image of a slice: the stored target, else the RSS of its k-space.
+
+        Returns:
+            float32 ``(h, w)``.
+
+        Raises:
+            InputFileError: The slice is degenerate (see :meth:`kspace` and :meth:`target`), or
+                its computed RSS is zero inside the reconstruction crop.
+        """
+        kspace = self.kspace(slice_num)
+        target = self.target(slice_num)
+        return target if target is not None else self.rss(kspace, slice_num)
+
+    def rss(self, kspace: torch.Tensor, slice_num: int) -> torch.Tensor:
+        """RSS of a slice's k-space ``(coils, H, W)``, cropped: float32 ``(h, w)``.
+
+        Raises:
+            InputFileError: The image is zero everywhere inside the reconstruction crop.
+        """
+        image = kspace_to_target(kspace[None], self.recon_size)[0]
+        if not bool((image > 0).any()):
+            raise InputFileError(
+                self.path, f"slice {slice_num}: the RSS image is zero inside the recon crop"
+            )
+        return image
+
+    def max_value(self, image: torch.Tensor) -> float:
+        """fastMRI's ``max_value``: the file attribute ``max``, else the maximum of ``image``.
+
+        Raises:
+            InputFileError: The attribute is there but not a positive finite number.
+        """
+        if "max" not in self.attrs:
+            return float(image.max())
+        value = self.attrs["max"]
+        number = float(value) if isinstance(value, (int, float)) else float("nan")
+        if isinstance(value, bool) or not (np.isfinite(number) and number > 0):
+            raise InputFileError(
+                self.path, f"attribute 'max' must be a positive number, got {value!r}"
+            )
+        return number
+
+    def check_slices(self, slices: Sequence[int] | None = None) -> None:
+        """Read and check slices (all by default) so that bad data fails before any work.
+
+        Raises:
+            InputFileError: The first degenerate slice (see :meth:`image`), or a bad ``max``.
+        """
+        keep_open = self._h5 is None
+        if keep_open:
+            self.open()
+        try:
+            for i in range(self.num_slices) if slices is None else slices:
+                self.max_value(self.image(i))
+        finally:
+            if keep_open:
+                self.close()
 
     def __len__(self) -> int:
         return self.num_slices
@@ -472,7 +652,10 @@ class SliceDataset(Dataset):
         heights = {v.fname: v.recon_size[0] for v in self.volumes}
         widths = {v.fname: v.recon_size[1] for v in self.volumes}
         if isinstance(annotations, (str, Path)):
-            table = ann.load_annotations(annotations, heights, box_policy, recon_width=widths)
+            counts = {v.fname: v.num_slices for v in self.volumes}
+            table = ann.load_annotations(
+                annotations, heights, box_policy, recon_width=widths, num_slices=counts
+            )
             return ann.AnnotationIndex(table)
         if isinstance(annotations, ann.AnnotationIndex):
             table, recon = annotations.table, annotations.in_recon_frame
@@ -510,13 +693,8 @@ class SliceDataset(Dataset):
         volume = self.volumes[v]
         kspace = volume.kspace(i)
         target = volume.target(i)
-        if "max" in volume.attrs:
-            max_value = float(volume.attrs["max"])
-        else:
-            image = (
-                target if target is not None else kspace_to_target(kspace[None], volume.recon_size)
-            )
-            max_value = float(image.max())
+        image = target if target is not None else volume.rss(kspace, i)
+        max_value = volume.max_value(image)
         ann = self.annotations
         return SliceSample(
             kspace=kspace,

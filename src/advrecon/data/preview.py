@@ -2,7 +2,8 @@
 
 Shows the fully-sampled RSS (``reconstruction_rss``, or computed from ``kspace`` when absent) in
 the reconstruction frame, i.e. the arrays exactly as stored, with the CSV boxes converted back
-from the fastMRI+ flipped frame (``y = recon_height - y_csv - height``). Annotated slices are
+from the fastMRI+ flipped frame (``y = recon_height - y_csv - height``) by the one annotation
+loader that ``run`` uses. Annotated slices are
 shown first, so the lesions of a dataset are visible at a glance.
 """
 
@@ -10,54 +11,91 @@ from __future__ import annotations
 
 import argparse
 import os
-import xml.etree.ElementTree as ET
+import tempfile
 from pathlib import Path
 
-import h5py
 import numpy as np
-import pandas as pd
-import torch
 
+from advrecon.boxes import Box
+from advrecon.data.annotations import AnnotationIndex, load_annotations
+from advrecon.data.fastmri import FastMRIVolume
 from advrecon.errors import InputFileError
-from advrecon.mri import kspace_to_target
 
 __all__ = ["write_preview", "register_arguments", "run_from_args"]
 
-_NS = {"m": "http://www.ismrm.org/ISMRMRD"}
+Panel = tuple[int, FastMRIVolume, int, list[Box]]  # (priority, volume, slice, boxes)
 
 
-def _recon_size(f: h5py.File, path: Path) -> tuple[int, int]:
-    if "reconstruction_rss" in f:
-        return tuple(f["reconstruction_rss"].shape[-2:])
-    try:
-        root = ET.fromstring(f["ismrmrd_header"][()])
-        node = root.find(".//m:encoding//m:reconSpace//m:matrixSize", _NS)
-        return int(node.find("m:x", _NS).text), int(node.find("m:y", _NS).text)
-    except (KeyError, AttributeError, ET.ParseError, ValueError) as exc:
-        raise InputFileError(path, "has no reconstruction_rss and no readable reconSpace") from exc
+def _volumes(data_dir: Path) -> list[FastMRIVolume]:
+    """Open (and validate, as ``run`` does) every ``.h5`` file under ``data_dir``."""
+    if not data_dir.exists():
+        raise InputFileError(data_dir, "does not exist")
+    files = [data_dir] if data_dir.is_file() else sorted(data_dir.rglob("*.h5"))
+    if not files:
+        raise InputFileError(data_dir, "contains no .h5 files")
+    return [FastMRIVolume(f) for f in files]
 
 
-def _read_slice(path: Path, index: int) -> np.ndarray:
-    with h5py.File(path, "r") as f:
-        if "reconstruction_rss" in f:
-            return np.asarray(f["reconstruction_rss"][index], dtype=np.float32)
-        size = _recon_size(f, path)
-        k = torch.from_numpy(np.asarray(f["kspace"][index : index + 1]).astype(np.complex64))
-        return kspace_to_target(k, size)[0].numpy()
+def _indexes(
+    volumes: list[FastMRIVolume], annotations_csv: Path | None
+) -> dict[Path, AnnotationIndex | None]:
+    """One :class:`AnnotationIndex` per volume (the shared loader, flip and checks of ``run``).
 
-
-def _boxes_for(
-    ann: pd.DataFrame | None, stem: str, index: int, height: int
-) -> list[tuple[int, int, int, int, str]]:
-    if ann is None:
-        return []
-    rows = ann[(ann["file"] == stem) & (ann["slice"] == index)]
-    rows = rows[rows["study_level"].astype(str).str.lower() != "yes"].dropna(subset=["width"])
-    out = []
-    for r in rows.itertuples():
-        w, h = int(r.width), int(r.height)
-        out.append((int(r.x), height - int(r.y) - h, w, h, str(r.label)))
+    Without ``annotations_csv`` each volume uses ``annotations.csv`` next to it, if any.
+    """
+    groups: dict[Path | None, list[FastMRIVolume]] = {}
+    for v in volumes:
+        csv = annotations_csv or v.path.parent / "annotations.csv"
+        groups.setdefault(csv if annotations_csv or csv.is_file() else None, []).append(v)
+    out: dict[Path, AnnotationIndex | None] = {}
+    for csv, group in groups.items():
+        index = None
+        if csv is not None:
+            table = load_annotations(
+                csv,
+                {v.fname: v.recon_size[0] for v in group},
+                recon_width={v.fname: v.recon_size[1] for v in group},
+                num_slices={v.fname: v.num_slices for v in group},
+            )
+            index = AnnotationIndex(table)
+        out.update({v.path: index for v in group})
     return out
+
+
+def _panels(volumes: list[FastMRIVolume], indexes: dict, max_slices: int) -> list[Panel]:
+    """Annotated slices first (a new (file, label) before repeats), then a few plain ones."""
+    annotated, plain = [], []
+    seen_labels: set[tuple[str, str]] = set()
+    for v in volumes:
+        index = indexes[v.path]
+        for s in range(v.num_slices):
+            boxes = index.boxes(v.fname, s) if index is not None else []
+            if boxes:
+                new = {(v.fname, b.label) for b in boxes} - seen_labels
+                annotated.append((0 if new else 1, v, s, boxes))
+                seen_labels |= new
+            else:
+                plain.append((2, v, s, []))
+    step = max(1, max(v.num_slices for v in volumes) // 2)
+    panels = sorted(annotated, key=lambda p: p[0]) + plain[::step]
+    return panels[: max(1, max_slices)]
+
+
+def _save_atomically(fig, out_png: Path) -> None:
+    """Write the figure to a temporary file next to ``out_png`` and rename it into place."""
+    try:
+        out_png.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out_png.name}.", suffix=".png", dir=out_png.parent)
+    except OSError as exc:
+        raise InputFileError(out_png, f"cannot write the preview here ({exc.strerror})") from None
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110, format="png")
+        os.replace(tmp, out_png)
+    except OSError as exc:
+        raise InputFileError(out_png, f"cannot write the preview here ({exc.strerror})") from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def write_preview(
@@ -68,10 +106,15 @@ def write_preview(
 ) -> Path:
     """Write a PNG grid of fully-sampled RSS slices with their fastMRI+ boxes.
 
+    Files, annotations and slices go through the same loader and checks as ``advrecon run``
+    (:class:`~advrecon.data.fastmri.FastMRIVolume`,
+    :func:`~advrecon.data.annotations.load_annotations` with its flip and row checks): every
+    shown slice is read and checked, so a degenerate slice (NaN/Inf, all zero) is an error.
+
     Args:
         data_dir: Folder with ``file*.h5`` (searched recursively, e.g. ``train/`` and ``val/``)
             or one ``.h5`` file.
-        out_png: Output image path.
+        out_png: Output image path (written atomically).
         max_slices: Number of panels; annotated slices (one per file and label first) come
             before unannotated ones.
         annotations_csv: fastMRI+ CSV; default: ``annotations.csv`` next to each file.
@@ -80,76 +123,40 @@ def write_preview(
         The written PNG path.
 
     Raises:
-        InputFileError: No ``.h5`` file, or an unreadable file or CSV.
+        InputFileError: No ``.h5`` file, an unreadable or malformed file or CSV, a degenerate
+            shown slice, or an unwritable ``out_png``.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    data_dir = Path(data_dir)
-    if not data_dir.exists():
-        raise InputFileError(data_dir, "does not exist")
-    files = [data_dir] if data_dir.is_file() else sorted(data_dir.rglob("*.h5"))
-    if not files:
-        raise InputFileError(data_dir, "contains no .h5 files")
-    csv_cache: dict[Path, pd.DataFrame | None] = {}
-
-    def annotations(path: Path) -> pd.DataFrame | None:
-        csv = Path(annotations_csv) if annotations_csv else path.parent / "annotations.csv"
-        if csv not in csv_cache:
-            try:
-                csv_cache[csv] = pd.read_csv(csv) if csv.is_file() else None
-            except (OSError, ValueError, pd.errors.ParserError) as exc:
-                raise InputFileError(csv, f"cannot be read as a CSV ({exc})") from exc
-        return csv_cache[csv]
-
-    # candidate panels: (priority, file, slice)
-    annotated, plain = [], []
-    seen_labels: set[tuple[str, str]] = set()
-    for path in files:
-        try:
-            with h5py.File(path, "r") as f:
-                if "kspace" not in f and "reconstruction_rss" not in f:
-                    raise InputFileError(
-                        path, "has neither a 'kspace' nor a 'reconstruction_rss' dataset"
-                    )
-                num = f["kspace"].shape[0] if "kspace" in f else f["reconstruction_rss"].shape[0]
-                height = _recon_size(f, path)[0]
-        except (OSError, KeyError) as exc:
-            raise InputFileError(path, f"is not a readable fastMRI file ({exc})") from exc
-        ann = annotations(path)
-        for s in range(num):
-            boxes = _boxes_for(ann, path.stem, s, height)
-            if boxes:
-                new = {(path.stem, b[4]) for b in boxes} - seen_labels
-                annotated.append((0 if new else 1, path, s, boxes))
-                seen_labels |= new
-            else:
-                plain.append((2, path, s, []))
-    panels = sorted(annotated, key=lambda p: p[0]) + plain[:: max(1, num // 2)]
-    panels = panels[: max(1, max_slices)]
+    volumes = _volumes(Path(data_dir))
+    csv = Path(annotations_csv) if annotations_csv else None
+    panels = _panels(volumes, _indexes(volumes, csv), max_slices)
+    images = [v.image(s).numpy() for _, v, s, _ in panels]  # checks each shown slice
 
     ncol = min(4, len(panels))
     nrow = int(np.ceil(len(panels) / ncol))
     fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 3.4 * nrow), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, (_, path, s, boxes) in zip(axes.flat, panels, strict=False):
-        img = _read_slice(path, s)
+    for ax, (_, v, s, boxes), img in zip(axes.flat, panels, images, strict=False):
         ax.imshow(img, cmap="gray", vmin=0, vmax=float(np.percentile(img, 99.5)) or 1.0)
-        ax.set_title(f"{path.stem} slice {s}", fontsize=8)
-        for x, y, w, h, label in boxes:
-            ax.add_patch(
-                plt.Rectangle((x - 0.5, y - 0.5), w, h, fill=False, edgecolor="red", lw=1.0)
+        ax.set_title(f"{v.fname} slice {s}", fontsize=8)
+        for b in boxes:
+            rect = plt.Rectangle(
+                (b.x - 0.5, b.y - 0.5), b.width, b.height, fill=False, edgecolor="red", lw=1.0
             )
-            ax.text(x - 0.5, y - 1.5, label, color="yellow", fontsize=5, va="bottom")
+            ax.add_patch(rect)
+            ax.text(b.x - 0.5, b.y - 1.5, b.label, color="yellow", fontsize=5, va="bottom")
     fig.suptitle("fully-sampled RSS, reconstruction frame (fastMRI+ boxes un-flipped)", fontsize=9)
     fig.tight_layout()
     out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
+    try:
+        _save_atomically(fig, out_png)
+    finally:
+        plt.close(fig)
     return out_png
 
 

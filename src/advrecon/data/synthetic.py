@@ -447,6 +447,38 @@ def _looks_generated(folder: Path) -> bool:
     return all(p.is_file() and p.suffix in allowed for p in folder.iterdir())
 
 
+def _umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _unwritable(out: Path, exc: OSError) -> AdvreconError:
+    """One sentence for a file-system failure while writing the dataset to ``out``."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return AdvreconError(
+        f"{out}: cannot write the synthetic dataset there ({reason}); nothing was written"
+    )
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """Rename the finished ``tmp`` folder to ``out``, replacing (and on failure restoring) it."""
+    if not out.exists():
+        os.replace(tmp, out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    try:
+        os.replace(out, old / "data")
+        try:
+            os.replace(tmp, out)
+        except OSError:
+            os.replace(old / "data", out)  # put the previous dataset back
+            raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def generate_dataset(
     out_dir: str | os.PathLike, config: SynthConfig | None = None, overwrite: bool = False
 ) -> list[Path]:
@@ -466,7 +498,8 @@ def generate_dataset(
 
     Raises:
         AdvreconError: ``out_dir`` is a file, or holds data and ``overwrite`` is false, or holds
-            files this generator did not write.
+            files this generator did not write, or cannot be written (read-only, full disk);
+            then neither a partial dataset nor a temporary folder is left behind.
     """
     config = config or SynthConfig()
     out = Path(out_dir).expanduser().absolute()
@@ -481,9 +514,13 @@ def generate_dataset(
         raise AdvreconError(
             f"{out}: folder holds files that are not a synthetic dataset; refusing to replace it"
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    except OSError as exc:
+        raise _unwritable(out, exc) from None
+    try:
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the dataset is not
         if config.val_volumes > 0:
             val_cfg = replace(
                 config,
@@ -498,13 +535,9 @@ def generate_dataset(
         meta["config"] = {k: v for k, v in asdict(config).items()}
         (tmp / _MARKER).write_text(json.dumps(meta, indent=2, default=list))
         rel = [p.relative_to(tmp) for p in names]
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, old / "data")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        _move_into_place(tmp, out)
+    except OSError as exc:
+        raise _unwritable(out, exc) from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

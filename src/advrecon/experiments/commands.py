@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 __all__ = ["register", "cmd_run"]
@@ -16,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Run (or resume) the attacks of an experiment config. Results go to "
             "<output>/<config-hash> as a tidy results.csv; killing the run and starting it again "
-            "computes only the missing units. Under torchrun the work is sharded across ranks."
+            "computes only the missing units. Under torchrun the work is sharded across ranks. "
+            "A run folder is used by one run at a time; its manifest.json shows the progress."
         ),
     )
     p.add_argument(
@@ -51,20 +53,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError("--chunk-size: must be >= 1")
     if args.max_units is not None and args.max_units < 1:
         raise ConfigError("--max-units: must be >= 1")
-    config = load_config(path).with_overrides(
+    config = load_config(path, device=args.device).with_overrides(
         output=output, device=args.device, chunk_size=args.chunk_size
     )
     result = run_experiment(config, max_units=args.max_units, progress=not args.no_progress)
-    import os
-
     if int(os.environ.get("RANK", "0")) == 0:
         if result.summary:
             print(result.summary)
-        state = "complete" if result.complete else "partial"
-        print(
-            f"{result.done_units}/{result.total_units} units done ({state}); "
-            f"results: {result.run_dir / 'results.csv'}"
-        )
+        state = result.status or ("complete" if result.complete else "partial")
+        done = f"{result.done_units}/{result.total_units} units done"
+        if result.nothing_to_do:
+            print(f"nothing to do, {done}; results: {result.run_dir / 'results.csv'}")
+        else:
+            print(f"{done} ({state}); results: {result.run_dir / 'results.csv'}")
         if result.complete:
             print(f"make the report with: advrecon report {result.run_dir}")
     return 0

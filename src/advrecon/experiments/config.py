@@ -30,6 +30,9 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import logging
+import math
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -50,7 +53,11 @@ __all__ = [
     "parse_config",
     "TARGETS",
     "RESULT_NEUTRAL_KEYS",
+    "ConfigWarning",
+    "parse_device",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: Attack targets: the annotated box (``region``) or the complete image (``image``).
 TARGETS = ("region", "image")
@@ -58,12 +65,26 @@ NOISE_RULES = ("l2", "reference")
 OBJECTIVES = ("mse", "ssim", "mse_ssim")
 SELECT_BY = ("mse", "ssim", "psnr")
 INTERPOLATIONS = ("paper", "fourier")
+#: Rotation angle grids: both ends of [-theta_max, theta_max] (the paper's text) or neither
+#: (the authors' code, ``arange(-theta_max, theta_max, step)[1:]``).
+ROTATION_GRIDS = ("inclusive", "exclusive")
 MASK_TYPES = ("random", "equispaced_fraction", "equispaced")
 ARCHS = ("unet", "varnet", "zero_filled", "custom")
 #: Center fractions used by the paper (fastMRI defaults) per acceleration.
 DEFAULT_CENTER_FRACTION = {4: 0.08, 8: 0.04}
 #: Top-level keys that do not change results (excluded from the config hash).
 RESULT_NEUTRAL_KEYS = ("name", "output", "device", "chunk_size", "arrays")
+#: Budgets above this many percent of a coil's norm are allowed but warned about.
+ETA_WARN_PERCENT = 100.0
+#: Most angles one rotation grid may hold (0.01 deg steps over +-500 deg; the paper: 0.1 deg
+#: over +-5 deg); a finer or wider grid is a config error, not hours of compute and an OOM.
+MAX_ROTATION_ANGLES = 100_001
+#: Device types a run can use (checked for availability at load).
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
+class ConfigWarning(UserWarning):
+    """A config value is valid but probably not what was meant (``eta`` above 100 %)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,8 +194,10 @@ class NoiseAttackConfig:
     Attributes:
         eta: Budgets in percent.
         steps, step_size, random_start, objective, measured_only: PGD settings.
-        rules: Update rules (``l2``: normalized-gradient PGD; ``reference``: the reference
-            implementation's rule). The first rule runs on every model, the others only on the
+        rules: Update rules (``l2``: per-coil normalised-gradient PGD, best iterate, the
+            default; ``reference``: exactly the authors' public code, last iterate, which uses
+            only part of the budget, see :mod:`advrecon.attacks.noise`). The first rule runs
+            on every model, the others only on the
             models in ``rules_on`` (``None``: all models).
         n_random: Random-noise baselines of the same norm per budget.
     """
@@ -205,6 +228,11 @@ class RotationAttackConfig:
         interpolation: ``paper`` (the paper's) or ``fourier``.
         select_by: Metric that picks the worst angle (``mse`` or ``ssim``).
         n_random: Random angles per ``theta_max`` as a baseline.
+        grid: ``inclusive`` (default; the paper's text: ``-theta_max ... theta_max`` with both
+            ends) or ``exclusive`` (the authors' code: ``arange(-theta_max, theta_max,
+            step)[1:]``, both ends excluded); see :func:`advrecon.attacks.rotation.angle_grid`.
+        identity_at_zero: ``paper`` interpolation: make angle 0 the exact identity (default
+            false: resample at angle 0 as the authors' pipeline does).
     """
 
     theta_max: tuple[float, ...] = (0.0, 1.0, 3.0, 5.0)
@@ -212,6 +240,8 @@ class RotationAttackConfig:
     interpolation: str = "paper"
     select_by: str = "mse"
     n_random: int = 1
+    grid: str = "inclusive"
+    identity_at_zero: bool = False
 
 
 @dataclass(frozen=True)
@@ -257,7 +287,13 @@ class ExperimentConfig:
         return Path(self.output) / self.hash()[:10]
 
     def with_overrides(self, **kwargs: Any) -> ExperimentConfig:
-        """Copy with run settings replaced (``output``, ``device``, ``chunk_size``...)."""
+        """Copy with run settings replaced (``output``, ``device``, ``chunk_size``...).
+
+        Raises:
+            ConfigError: the new ``device`` is malformed or not available here.
+        """
+        if kwargs.get("device") is not None:
+            parse_device(kwargs["device"], "device")
         return replace(self, **{k: v for k, v in kwargs.items() if v is not None})
 
     def check_paths(self) -> None:
@@ -329,8 +365,8 @@ def _float(v: Any, path: str, minimum: float | None = None, strict: bool = False
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise _fail(path, f"must be a number, got {v!r}")
     v = float(v)
-    if v != v:
-        raise _fail(path, "must not be NaN")
+    if not math.isfinite(v):
+        raise _fail(path, f"must be a finite number, got {v}")
     if minimum is not None and (v <= minimum if strict else v < minimum):
         raise _fail(path, f"must be {'>' if strict else '>='} {minimum:g}")
     return v
@@ -361,6 +397,47 @@ def _floats(v: Any, path: str, minimum: float = 0.0) -> tuple[float, ...]:
     return tuple(values)
 
 
+def parse_device(v: Any, path: str = "device", allow_auto: bool = False) -> str:
+    """Check a device string: well-formed (``torch.device``) and present on this machine.
+
+    Args:
+        v: ``cpu``, ``cuda``, ``cuda:N``, ``mps`` (and ``auto`` when ``allow_auto``).
+        path: Key path or option for the message (``device``, ``--device``).
+        allow_auto: Accept ``auto`` (CUDA when available, else CPU).
+
+    Returns:
+        ``v`` unchanged.
+
+    Raises:
+        ConfigError: malformed, unsupported type, or CUDA/MPS not available here.
+    """
+    import torch
+
+    if not isinstance(v, str) or not v:
+        raise _fail(path, f"must be a device name such as cpu, cuda or cuda:0, got {v!r}")
+    if allow_auto and v == "auto":
+        return v
+    try:
+        dev = torch.device(v)
+    except (RuntimeError, ValueError, TypeError):
+        raise _fail(path, f"'{v}' is not a device; use cpu, cuda, cuda:N or mps") from None
+    if dev.type not in DEVICE_TYPES:
+        raise _fail(
+            path, f"device type '{dev.type}' is not supported; use cpu, cuda, cuda:N or mps"
+        )
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise _fail(
+                path, f"'{v}' requested but CUDA is not available here; use cpu (--device cpu)"
+            )
+        if dev.index is not None and dev.index >= count:
+            raise _fail(path, f"'{v}' requested but this machine has {count} CUDA device(s)")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise _fail(path, f"'{v}' requested but MPS is not available here; use cpu (--device cpu)")
+    return v
+
+
 # --------------------------------------------------------------------------------------------
 # section parsers
 # --------------------------------------------------------------------------------------------
@@ -376,7 +453,51 @@ def _parse_data(d: Any) -> DataConfig:
         raise _fail("data.synthetic", "must be a mapping of SynthConfig fields")
     if synth and kind != "synthetic":
         raise _fail("data.synthetic", "only allowed with data.kind: synthetic")
+    _check_synthetic(synth)
     return DataConfig(kind=kind, root=root, annotations=ann, synthetic=dict(synth))
+
+
+def _check_synthetic(synth: dict) -> None:
+    """``data.synthetic`` keys are ``SynthConfig`` fields of the right type and pass its checks."""
+    from dataclasses import fields
+
+    from advrecon.data.synthetic import SynthConfig
+
+    types = {f.name: str(f.type) for f in fields(SynthConfig)}
+    _check_keys(synth, list(types), "data.synthetic")
+    for key, value in synth.items():
+        _check_typed(value, f"data.synthetic.{key}", types[key])
+    try:
+        SynthConfig(**synth)
+    except ConfigError as exc:
+        raise _fail("data.synthetic", str(exc).removeprefix("synthetic data config: ")) from None
+
+
+def _check_typed(v: Any, path: str, type_: str) -> None:
+    """Check ``v`` against a simple annotation: int, float, str, tuple[...] (optionally | None)."""
+    base = type_.removesuffix(" | None")
+    if v is None and base != type_:
+        return
+    if base.startswith("tuple[") and base.endswith("]"):
+        inner = base[len("tuple[") : -1].split(", ")
+        if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)):
+            raise _fail(path, f"must be a list, got {v!r}")
+        if inner[-1] != "..." and len(v) != len(inner):
+            raise _fail(path, f"must be a list of {len(inner)} values, got {list(v)!r}")
+        for i, item in enumerate(v):
+            _check_typed(item, f"{path}[{i}]", inner[0])
+    elif base == "int":
+        _int(v, path)
+    elif base == "float":
+        _float(v, path)
+    elif base == "str":
+        _str(v, path)
+
+
+def _box_policies() -> tuple[str, ...]:
+    from advrecon.data.annotations import BOX_POLICIES
+
+    return tuple(BOX_POLICIES)
 
 
 def _parse_slices(d: Any) -> SliceSelection:
@@ -406,7 +527,7 @@ def _parse_slices(d: Any) -> SliceSelection:
         one_per_volume=_bool(d.get("one_per_volume", False), "slices.one_per_volume"),
         max_slices=_int(d.get("max_slices"), "slices.max_slices", 1, allow_none=True),
         select=pairs,
-        box_policy=_str(d.get("box_policy", "all"), "slices.box_policy"),
+        box_policy=_str(d.get("box_policy", "all"), "slices.box_policy", _box_policies()),
     )
 
 
@@ -418,6 +539,26 @@ def _parse_masks(d: Any) -> MaskConfig:
     return MaskConfig(
         type=_str(d.get("type", "equispaced_fraction"), "masks.type", MASK_TYPES), seed=seed
     )
+
+
+def _preset(v: Any, path: str, arch: str, shipped: bool, spec: Any) -> str | None:
+    """A size preset of :data:`advrecon.models.presets.PRESETS` valid for this model entry."""
+    if v is None:
+        return None
+    from advrecon.models.checkpoints import SHIPPED_PRESET
+    from advrecon.models.presets import PRESETS
+
+    if arch == "zero_filled" or spec is not None:
+        raise _fail(path, "a preset applies only to checkpoint or shipped weights, not to a spec")
+    names = (
+        tuple(PRESETS[arch])
+        if arch in PRESETS
+        else tuple(dict.fromkeys(name for presets in PRESETS.values() for name in presets))
+    )
+    v = _str(v, path, names)
+    if shipped and v != SHIPPED_PRESET:
+        raise _fail(path, f"the shipped weights are the '{SHIPPED_PRESET}' preset, not '{v}'")
+    return v
 
 
 def _parse_model(d: Any, i: int) -> list[ModelConfig]:
@@ -467,6 +608,7 @@ def _parse_model(d: Any, i: int) -> list[ModelConfig]:
         _int(a, f"{p}.{key}" + (f"[{j}]" if key == "accelerations" else ""), 1)
         for j, a in enumerate(_list(accs, f"{p}.{key}"))
     ]
+    preset = _preset(d.get("preset"), f"{p}.preset", arch, shipped, spec)
     if len(accs) > 1 and checkpoint is not None:
         raise _fail(
             f"{p}.accelerations",
@@ -480,12 +622,11 @@ def _parse_model(d: Any, i: int) -> list[ModelConfig]:
         cf = _float(cf, f"{p}.center_fraction", 0.0, strict=True)
         if cf >= 1:
             raise _fail(f"{p}.center_fraction", "must be < 1")
-        preset = d.get("preset")
         out.append(
             ModelConfig(
                 name=name,
                 arch=arch,
-                preset=None if preset is None else _str(preset, f"{p}.preset"),
+                preset=preset,
                 checkpoint=checkpoint,
                 shipped=shipped,
                 spec=spec,
@@ -525,8 +666,17 @@ def _parse_noise(d: Any) -> NoiseAttackConfig:
         rules_on = tuple(
             _str(r, f"{p}.rules_on[{i}]") for i, r in enumerate(_list(rules_on, f"{p}.rules_on"))
         )
+    eta = _floats(d["eta"], f"{p}.eta")
+    for i, e in enumerate(eta):
+        if e > ETA_WARN_PERCENT:
+            warnings.warn(
+                f"{p}.eta[{i}]: {e:g} % is above {ETA_WARN_PERCENT:g} % of each coil's k-space "
+                "norm (eta is in percent: 2.5 means 2.5 %)",
+                ConfigWarning,
+                stacklevel=2,
+            )
     return NoiseAttackConfig(
-        eta=_floats(d["eta"], f"{p}.eta"),
+        eta=eta,
         steps=_int(d.get("steps", 10), f"{p}.steps", 0),
         step_size=_float(d.get("step_size", 0.5), f"{p}.step_size", 0.0, strict=True),
         random_start=_bool(d.get("random_start", True), f"{p}.random_start"),
@@ -538,16 +688,42 @@ def _parse_noise(d: Any) -> NoiseAttackConfig:
     )
 
 
+def _check_grid(theta_max: tuple[float, ...], step: float, p: str) -> None:
+    """The angle grid over ``+-max(theta_max)`` holds at most :data:`MAX_ROTATION_ANGLES`."""
+    top = max(theta_max)
+    n = 2 * int(math.floor(min(top / step, 1e18) + 1e-9)) + 1  # multiples of step in the window
+    if n > MAX_ROTATION_ANGLES:
+        raise _fail(
+            f"{p}.step",
+            f"a {step:g} deg grid over +-{top:g} deg has {n} angles, more than the maximum of "
+            f"{MAX_ROTATION_ANGLES}; use a larger step",
+        )
+
+
 def _parse_rotation(d: Any) -> RotationAttackConfig:
     p = "attacks.rotation"
-    allowed = ["theta_max", "step", "interpolation", "select_by", "n_random"]
+    allowed = [
+        "theta_max",
+        "step",
+        "interpolation",
+        "select_by",
+        "n_random",
+        "grid",
+        "identity_at_zero",
+    ]
     d = _check_keys(d, allowed, p, ("theta_max",))
+    theta_max = _floats(d["theta_max"], f"{p}.theta_max")
+    step = _float(d.get("step", 0.1), f"{p}.step", 0.0, strict=True)
+    _check_grid(theta_max, step, p)
     return RotationAttackConfig(
-        theta_max=_floats(d["theta_max"], f"{p}.theta_max"),
-        step=_float(d.get("step", 0.1), f"{p}.step", 0.0, strict=True),
+        theta_max=theta_max,
+        step=step,
         interpolation=_str(d.get("interpolation", "paper"), f"{p}.interpolation", INTERPOLATIONS),
         select_by=_str(d.get("select_by", "mse"), f"{p}.select_by", SELECT_BY),
         n_random=_int(d.get("n_random", 1), f"{p}.n_random", 0),
+        # grid: which angles a theta_max window holds; identity_at_zero: angle 0 unresampled
+        grid=_str(d.get("grid", "inclusive"), f"{p}.grid", ROTATION_GRIDS),
+        identity_at_zero=_bool(d.get("identity_at_zero", False), f"{p}.identity_at_zero"),
     )
 
 
@@ -610,18 +786,25 @@ def parse_config(d: Any) -> ExperimentConfig:
         seed=_int(d.get("seed", 0), "seed", 0),
         name=_str(str(d.get("name", "experiment")), "name"),
         output=_str(str(d.get("output", "runs")), "output"),
-        device=_str(str(d.get("device", "cpu")), "device"),
+        device=parse_device(d.get("device", "cpu"), "device"),
         chunk_size=chunk,
         arrays=_str(d.get("arrays", "all"), "arrays", ("all", "none")),
     )
 
 
-def load_config(path: str | Path, check_paths: bool = True) -> ExperimentConfig:
+def load_config(
+    path: str | Path, check_paths: bool = True, device: str | None = None
+) -> ExperimentConfig:
     """Read and validate a YAML experiment config.
+
+    Warnings about valid but suspicious values (:class:`ConfigWarning`) are logged with the
+    file name and key path.
 
     Args:
         path: The YAML file.
         check_paths: Also check that data/annotation/checkpoint paths exist.
+        device: Replaces the config's ``device`` before validation (``--device``), so that a
+            config written for another machine loads here.
 
     Raises:
         InputFileError: the file is missing/unreadable, or (``check_paths``) a path it names is.
@@ -644,10 +827,19 @@ def load_config(path: str | Path, check_paths: bool = True) -> ExperimentConfig:
         raise InputFileError(path, f"not valid YAML ({str(exc).splitlines()[0]})") from None
     if raw is None:
         raise InputFileError(path, "config file is empty")
-    try:
-        cfg = parse_config(raw)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+    if device is not None and isinstance(raw, dict):
+        raw = {**raw, "device": parse_device(device, "--device")}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConfigWarning)
+        try:
+            cfg = parse_config(raw)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    for w in caught:
+        if issubclass(w.category, ConfigWarning):
+            logger.warning("%s: %s", path, w.message)
+        else:
+            warnings.warn(w.message, w.category, stacklevel=2)
     if check_paths:
         cfg.check_paths()
     return cfg

@@ -7,11 +7,19 @@ list, so the assignment does not depend on what is already done), writes its own
 ``results.rank{r}.csv``, and rank 0 merges the parts into ``results.csv`` after a barrier.
 CPU processes use the ``gloo`` backend; with CUDA each process drives GPU ``LOCAL_RANK``
 through ``nccl``. A plain ``advrecon run`` is world size 1 and needs no process group.
+
+Failure handling: the set-up steps end in :func:`agree`, which tells every rank whether any
+rank failed (so nobody waits forever at a barrier for a rank that stopped); a rank that fails
+while computing exits, and torchrun stops the others. Workers started by torchrun also stop
+(SIGTERM) when the launcher itself is killed, instead of running on unsupervised.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,11 +28,14 @@ from typing import TypeVar
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "init_distributed", "shard", "barrier", "shutdown"]
+__all__ = ["DistInfo", "init_distributed", "shard", "barrier", "agree", "broadcast", "shutdown"]
 
 T = TypeVar("T")
 # A rank that finishes early waits for the slowest one at the barrier: allow long runs.
 _BARRIER_TIMEOUT = timedelta(hours=72)
+#: Seconds between checks that the torchrun launcher is still alive; grace before a hard exit.
+_ORPHAN_POLL_S = 1.0
+_ORPHAN_GRACE_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -70,10 +81,57 @@ def init_distributed(device: str = "cpu") -> DistInfo:
         device = f"cuda:{local}"
         torch.cuda.set_device(local)
     owns = False
+    if "TORCHELASTIC_RUN_ID" in os.environ:
+        watch_launcher()
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if use_cuda else "gloo", timeout=_BARRIER_TIMEOUT)
         owns = True
     return DistInfo(rank, world, local, device, owns)
+
+
+def watch_launcher(poll_s: float = _ORPHAN_POLL_S, grace_s: float = _ORPHAN_GRACE_S) -> None:
+    """Stop this worker when its parent (the torchrun launcher) dies.
+
+    A daemon thread polls the parent pid; when the worker is re-parented it sends itself
+    SIGTERM (the run records ``interrupted`` and exits) and, if still alive after ``grace_s``
+    (e.g. stuck in a collective with dead peers), exits hard. Results stay safe either way.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(grace_s)
+        os._exit(143)
+
+    threading.Thread(target=watch, name="advrecon-launcher-watch", daemon=True).start()
+
+
+def agree(info: DistInfo, error: str | None) -> list[str]:
+    """Exchange set-up failures: every rank learns the errors of all ranks.
+
+    Args:
+        info: Placement.
+        error: This rank's error message, or ``None``.
+
+    Returns:
+        ``"rank R: message"`` for every failed rank (empty: all went well).
+    """
+    if not (info.distributed and dist.is_initialized()):
+        return [] if error is None else [error]
+    errors: list[str | None] = [None] * info.world_size
+    dist.all_gather_object(errors, error)
+    return [f"rank {r}: {e}" for r, e in enumerate(errors) if e is not None]
+
+
+def broadcast(info: DistInfo, obj: T) -> T:
+    """Rank 0's ``obj`` on every rank (identity when not distributed)."""
+    if not (info.distributed and dist.is_initialized()):
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def shard(items: Sequence[T], info: DistInfo) -> list[T]:

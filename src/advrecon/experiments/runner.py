@@ -21,12 +21,14 @@ can be tested on its own and adapted if an API shifts:
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import torch
@@ -34,14 +36,35 @@ import yaml
 
 from advrecon import __version__
 from advrecon.boxes import Box
-from advrecon.errors import AdvreconError, ConfigError, InputFileError
+from advrecon.errors import (
+    AdvreconError,
+    ConfigError,
+    InputFileError,
+    RunFolderBusyError,
+    RunInterrupted,
+    StorageError,
+)
 from advrecon.experiments.config import ExperimentConfig, ModelConfig
-from advrecon.experiments.distributed import DistInfo, barrier, init_distributed, shard, shutdown
+from advrecon.experiments.distributed import (
+    DistInfo,
+    agree,
+    barrier,
+    broadcast,
+    init_distributed,
+    shard,
+    shutdown,
+)
+from advrecon.experiments.run_loop import Interrupts, Progress, check_finite, progress_files
 from advrecon.experiments.store import (
+    LOCK,
     MANIFEST,
+    RunLock,
     TidyTable,
     merge_tables,
+    os_errors,
     prepare_run_dir,
+    quarantine,
+    read_manifest,
     save_arrays,
     update_manifest,
 )
@@ -213,13 +236,23 @@ class DatasetSource:
                     + " (config key slices.select)",
                 )
         if not refs:
-            what = (
-                f"annotation CSV {ann} matches no slice of a file in the data folder"
-                if ann is not None and sel.annotated_only
-                else "no slices selected"
-            )
+            what = "no slices selected"
+            if ann is not None and sel.annotated_only:
+                from advrecon.data.annotations import explain_no_boxes
+
+                what = explain_no_boxes(ann, self.dataset.annotations, self.dataset.volumes)
             raise InputFileError(config.data.root, what)
         self._refs = _select(refs, config)
+        self._check(self._refs)
+
+    def _check(self, refs: list[SliceRef]) -> None:
+        """Read every selected slice once: degenerate data fails before any unit runs."""
+        volumes = {v.fname: v for v in self.dataset.volumes}
+        by_file: dict[str, list[int]] = {}
+        for r in refs:
+            by_file.setdefault(r.file, []).append(r.slice)
+        for file, slices in by_file.items():
+            volumes[file].check_slices(slices)
 
     def refs(self) -> list[SliceRef]:
         return list(self._refs)
@@ -247,6 +280,7 @@ def default_model_loader(m: ModelConfig, recon_size: tuple[int, int], device: st
     recon = checkpoints.load_reconstructor(
         spec, recon_size, device=device, arch=arch, preset=m.preset
     )
+    recon.label = f"{m.key} ({spec})"  # a misbehaving model's errors name the config entry
     return recon.freeze()
 
 
@@ -276,28 +310,6 @@ def make_mask(config: ExperimentConfig, m: ModelConfig, sample: Any) -> tuple[to
 # --------------------------------------------------------------------------------------------
 # attack executors (the only code that calls advrecon.attacks)
 # --------------------------------------------------------------------------------------------
-def _region_metrics(
-    pred: torch.Tensor, target: torch.Tensor, boxes: list[Box], prefix: str
-) -> list[dict[str, float]]:
-    """Region SSIM/PSNR/NMSE/MSE of ``pred`` vs ``target`` ``(B, h, w)`` (attack conventions)."""
-    from advrecon import metrics
-
-    dr = metrics.data_range(target)
-    ssim_r, _ = metrics.region_ssim(pred, target, boxes, dr)
-    psnr_r = metrics.psnr(pred, target, dr, boxes=boxes)
-    nmse_r = metrics.nmse(pred, target, boxes=boxes)
-    mse_r = metrics.mse(pred, target, boxes=boxes)
-    return [
-        {
-            f"{prefix}_ssim": float(ssim_r[i]),
-            f"{prefix}_psnr": float(psnr_r[i]),
-            f"{prefix}_nmse": float(nmse_r[i]),
-            f"{prefix}_mse": float(mse_r[i]),
-        }
-        for i in range(pred.shape[0])
-    ]
-
-
 _REGION_METRICS = ("ssim", "psnr", "nmse", "mse")
 #: Attack row fields that describe the attack's item, not the unit (renamed or dropped).
 _RENAME = {
@@ -338,6 +350,7 @@ def execute_noise_batch(batch: UnitBatch, ctx: BatchContext) -> BatchOutput:
     whole image, so its region columns are NaN).
     """
     from advrecon.attacks.noise import noise_attack
+    from advrecon.attacks.objectives import box_metrics
 
     cfg = ctx.config.noise
     sample = ctx.sample
@@ -385,7 +398,8 @@ def execute_noise_batch(batch: UnitBatch, ctx: BatchContext) -> BatchOutput:
         if not region:  # evaluate the complete-image attack on the unit's box
             t, box = target[i : i + 1], [u.box]
             for prefix, img in (("clean", clean), ("adv", adv), ("control", control)):
-                row.update(_region_metrics(img[i : i + 1], t, box, prefix)[0])
+                met = box_metrics(img[i : i + 1], t, box, result.data_range_convention)
+                row.update({f"{prefix}_{m}": float(met[m][0]) for m in _REGION_METRICS})
             for prefix in ("rand_mean", "rand_worst"):
                 row.update({f"{prefix}_{m}": float("nan") for m in _REGION_METRICS})
         row["eta_percent"] = u.budget
@@ -406,7 +420,10 @@ def execute_rotation_batch(batch: UnitBatch, ctx: BatchContext) -> BatchOutput:
     Items of the sweep: every pathology box, plus ``Box.full`` when the complete image is a
     target. Region-target rows are the attack's rows. Complete-image rows take the angle the
     whole-image item selects and read the unit box's per-angle curves at that angle (exact, no
-    second sweep); ``rand_mean``/``rand_median`` are the box's curve averaged over the window.
+    second sweep); ``rand_mean``/``rand_median`` are the box's curve averaged over the window;
+    their region ``control_*`` columns are NaN (the control is computed at each item's own
+    selected angle only). The stored ``reference`` image is the attack's control: the
+    fully-sampled target rotated and rotated back at the selected angle.
     Per-angle curves go to ``rotation_curves.csv``; saved images are those of the largest
     ``theta_max`` (what the attack returns).
     """
@@ -435,14 +452,16 @@ def execute_rotation_batch(batch: UnitBatch, ctx: BatchContext) -> BatchOutput:
         generator=ctx.generator,
         chunk_size=ctx.chunk_size,
         recon_size=recon_size,
+        grid=cfg.grid,
+        identity_at_zero=cfg.identity_at_zero,
     )
     rows = result.to_rows()  # item-major, then theta_max
     T = len(thetas)
     angles = result.angles.detach().double().cpu()
-    zero = int(torch.argmin(angles.abs()))
     target = result.target.detach().float().cpu()
     clean = result.clean.detach().float().cpu()
     adv = result.adversarial.detach().float().cpu()
+    control = result.control.detach().float().cpu()
     curves = {k: v.detach().double().cpu() for k, v in result.per_angle.items()}
     out = BatchOutput(rows={})
     for u in batch.units:
@@ -458,10 +477,12 @@ def execute_rotation_batch(batch: UnitBatch, ctx: BatchContext) -> BatchOutput:
             win = result.window[j].cpu()
             for m in _REGION_METRICS:
                 c = curves[m][b]
-                row[f"clean_{m}"] = float(c[zero])
+                row[f"clean_{m}"] = float(result.metrics[f"clean_{m}"][b, j])  # unrotated
                 row[f"adv_{m}"] = float(c[sel])
                 row[f"rand_mean_{m}"] = float(c[win].mean())
                 row[f"rand_median_{m}"] = float(c[win].median())
+                # the control is only computed at each item's own selected angle
+                row[f"control_{m}"] = float("nan")
             row["rand_draw_ssim"] = float("nan")
         row["theta_max"] = u.budget
         out.rows[u.id] = row
@@ -469,7 +490,7 @@ def execute_rotation_batch(batch: UnitBatch, ctx: BatchContext) -> BatchOutput:
             "target": target[i],
             "clean": clean[i],
             "adversarial": adv[i],
-            "reference": target[i],
+            "reference": control[i],  # target rotated and back at the selected angle
             "box": _box_array(u.box),
             "angle_deg": np.float32(result.selected_angle[i, -1]),
         }
@@ -513,6 +534,8 @@ class RunSummary:
         executed_units: Units computed by this process in this call.
         complete: Whether every unit is done.
         summary: The one-screen summary table (rank 0), or ``""``.
+        status: The manifest's status after this call (rank 0): ``complete`` or ``partial``.
+        nothing_to_do: Every unit was already done; nothing was written.
     """
 
     run_dir: Path
@@ -521,6 +544,8 @@ class RunSummary:
     executed_units: int
     complete: bool
     summary: str = ""
+    status: str = ""
+    nothing_to_do: bool = False
 
 
 def _curve_id(c: dict[str, Any]) -> str:
@@ -564,6 +589,11 @@ def run_experiment(
 ) -> RunSummary:
     """Run (or resume) an experiment in ``config.run_dir()``.
 
+    The run folder is locked for the whole call (:class:`~.store.RunLock`); its manifest tracks
+    the progress (``status``: running, complete, partial, interrupted, failed). A finished run
+    re-opened writes nothing (it works in a read-only folder). SIGINT/SIGTERM stop the run
+    between two batch commits.
+
     Args:
         config: The experiment.
         executor: Batch executor (default :func:`execute_batch`).
@@ -577,7 +607,9 @@ def run_experiment(
         A :class:`RunSummary`.
 
     Raises:
-        AdvreconError: bad data/weights paths, a run folder of another config, ...
+        AdvreconError: bad data/weights paths, a run folder of another config or in use by
+            another run, a failed write (:class:`~advrecon.errors.StorageError`), NaN metrics,
+            SIGINT/SIGTERM (:class:`~advrecon.errors.RunInterrupted`), ...
     """
     from tqdm.auto import tqdm
 
@@ -585,9 +617,15 @@ def run_experiment(
     model_loader = model_loader or default_model_loader
     info: DistInfo = init_distributed(config.device)
     try:
-        return _run(config, info, executor, source, model_loader, max_units, progress, tqdm)
+        with Interrupts() as interrupts:
+            return _run(
+                config, info, executor, source, model_loader, max_units, progress, tqdm, interrupts
+            )
     finally:
         shutdown(info)
+
+
+_RUN_FILES = ("config.yaml", MANIFEST, LOCK)
 
 
 def _discard_new_dirs(new_dirs: list[Path]) -> None:
@@ -598,16 +636,123 @@ def _discard_new_dirs(new_dirs: list[Path]) -> None:
     arrays = run_dir / "arrays"
     if any(run_dir.glob("*.csv")) or (arrays.is_dir() and any(arrays.iterdir())):
         return
-    if arrays.is_dir():
-        arrays.rmdir()
-    for name in ("config.yaml", MANIFEST):
-        (run_dir / name).unlink(missing_ok=True)
-    for d in new_dirs:
-        if d.is_dir() and not any(d.iterdir()):
-            d.rmdir()
+    with suppress(OSError):
+        if arrays.is_dir():
+            arrays.rmdir()
+        own = [run_dir / n for n in _RUN_FILES]
+        own += [*run_dir.glob("run.rank*.lock"), *progress_files(run_dir)]
+        for p in own:
+            p.unlink(missing_ok=True)
+        for d in new_dirs:
+            if d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
 
 
-def _run(config, info, executor, source, model_loader, max_units, progress, tqdm) -> RunSummary:
+T = TypeVar("T")
+
+
+def _together(info: DistInfo, step: Callable[[], T]) -> T:
+    """Run a set-up step on every rank; if any rank fails, every rank raises (no one waits)."""
+    value: Any = None
+    failure: AdvreconError | None = None
+    try:
+        value = step()
+    except AdvreconError as exc:
+        failure = exc
+    errors = agree(info, None if failure is None else str(failure))
+    if failure is not None:
+        raise failure
+    if errors:
+        raise AdvreconError(f"another process of this run failed: {errors[0]}")
+    return value
+
+
+def _open_source(config: ExperimentConfig, source: SliceSource | None) -> tuple[Any, list]:
+    source = source if source is not None else DatasetSource(config)
+    return source, source.refs()
+
+
+def _finished(run_dir: Path, config_hash: str, ids: list[str]) -> bool:
+    """Whether ``results.csv`` of this config already holds every unit (read only)."""
+    if not (run_dir / MANIFEST).is_file():
+        return False
+    if read_manifest(run_dir).get("config_hash") != config_hash:
+        return False  # prepare_run_dir explains
+    _, rows = TidyTable(run_dir / "results.csv").read(repair=False)
+    return set(ids) <= {r["unit_id"] for r in rows}
+
+
+def _mark_complete(run_dir: Path, total: int) -> None:
+    """Best effort: a finished run whose manifest missed its last update says ``complete``."""
+    if read_manifest(run_dir).get("status") == "complete":
+        return
+    with suppress(StorageError, RunFolderBusyError), RunLock(run_dir / LOCK, run_dir):
+        update_manifest(
+            run_dir,
+            status="complete",
+            total_units=total,
+            done_units=total,
+            updated=time.strftime("%Y-%m-%dT%H:%M:%S"),
+        )
+
+
+def _vet_parts(run_dir: Path) -> None:
+    """Under the lock: repair torn tables, set damaged rank files aside, drop stale temp files."""
+    stale = [*run_dir.glob(".*.tmp"), *(run_dir / "arrays").glob(".*.tmp")]
+    for p in [*stale, *progress_files(run_dir)]:
+        p.unlink(missing_ok=True)  # left by a process killed mid-write (nobody else writes now)
+    for name, key in (("results", "unit_id"), ("rotation_curves", "curve_id")):
+        TidyTable(run_dir / f"{name}.csv", key).read(repair=True)
+        for p in sorted(run_dir.glob(f"{name}.rank*.csv")):
+            try:
+                TidyTable(p, key).read(repair=True)
+            except InputFileError as exc:
+                quarantine(p, exc.problem)
+
+
+def _done_units(run_dir: Path, results: TidyTable, dist_run: bool) -> set[str]:
+    """Units in this process's table, in ``results.csv`` and in every rank file."""
+    done = set(results.keys())
+    others = [run_dir / "results.csv"] if dist_run else []
+    others += [p for p in sorted(run_dir.glob("results.rank*.csv")) if p != results.path]
+    for p in others:  # units finished earlier or by other ranks / world sizes
+        done |= {r["unit_id"] for r in TidyTable(p).read(repair=False)[1]}
+    return done
+
+
+def _merge_parts(run_dir: Path) -> int:
+    """Rank 0, once every rank has finished: merge the rank files into the final tables."""
+    final = run_dir / "results.csv"
+    parts = sorted(run_dir.glob("results.rank*.csv"))
+    n_rows = merge_tables([final, *parts], final, first=KEY_COLUMNS)
+    cparts = sorted(run_dir.glob("rotation_curves.rank*.csv"))
+    curves = run_dir / "rotation_curves.csv"
+    merge_tables(
+        [curves, *cparts], curves, key="curve_id", first=CURVE_COLUMNS, what="rotation curves"
+    )
+    for p in [*parts, *cparts, *progress_files(run_dir)]:
+        p.unlink(missing_ok=True)
+    return n_rows
+
+
+def _commit(run_dir: Path, config: ExperimentConfig, rows, out, results, curves) -> int:
+    """Write one batch: arrays, curves, then the rows (the commit point). Returns rows written."""
+    for row in rows:
+        uid = row["unit_id"]
+        if config.arrays == "all" and uid in out.arrays:
+            name = f"arrays/{_array_name(uid)}"
+            save_arrays(run_dir / name, out.arrays[uid])
+            row["arrays_file"] = name
+    for c in out.curves:
+        c["curve_id"] = _curve_id(c)
+    curves.append(out.curves)
+    return results.append(rows)
+
+
+def _run(
+    config, info, executor, source, model_loader, max_units, progress, tqdm, interrupts=None
+) -> RunSummary:
+    interrupts = interrupts or Interrupts()
     run_dir = config.run_dir()
     chash = config.hash()
     cfg_yaml = yaml.safe_dump(config.to_dict(), sort_keys=False)
@@ -619,152 +764,185 @@ def _run(config, info, executor, source, model_loader, max_units, progress, tqdm
         "name": config.name,
         "status": "running",
     }
-    if info.rank == 0 and source is None and config.data.kind == "synthetic":
-        ensure_synthetic(config)
-    barrier(info)
+    rank0 = info.rank == 0
+    if rank0 and source is None and config.data.kind == "synthetic":
+        _together(info, lambda: ensure_synthetic(config))
+    elif info.distributed:
+        _together(info, lambda: None)
     # Open the data (folder, annotation CSV, slice selection) before the run folder is made, so
     # that a bad input leaves no half-made run folder behind.
-    source = source if source is not None else DatasetSource(config)
-    refs = source.refs()
+    source, refs = _together(info, lambda: _open_source(config, source))
     batches = expand_units(config, refs)
-    total = sum(len(b.units) for b in batches)
-    new_dirs = [d for d in (run_dir, *run_dir.parents) if not d.exists()]
-    if info.rank == 0:
-        prepare_run_dir(run_dir, chash, cfg_yaml, manifest, create=True)
-    barrier(info)
-    if info.rank != 0:
-        prepare_run_dir(run_dir, chash, cfg_yaml, manifest, create=False)
+    all_ids = [u.id for b in batches for u in b.units]
+    total = len(all_ids)
+    finished = _together(info, lambda: rank0 and _finished(run_dir, chash, all_ids))
+    if broadcast(info, finished):  # nothing to do: write nothing (works in a read-only folder)
+        if rank0:
+            _mark_complete(run_dir, total)
+        summary = summary_table(run_dir / "results.csv") if rank0 else ""
+        return RunSummary(run_dir, total, total, 0, True, summary, "complete", nothing_to_do=True)
 
+    new_dirs = [d for d in (run_dir, *run_dir.parents) if not d.exists()]
+    lock = RunLock(run_dir / (LOCK if rank0 else f"run.rank{info.rank}.lock"), run_dir)
     dist_run = info.distributed
     part = f".rank{info.rank}" if dist_run else ""
     results = TidyTable(run_dir / f"results{part}.csv", first=KEY_COLUMNS)
-    curves = TidyTable(run_dir / f"rotation_curves{part}.csv", key="curve_id", first=CURVE_COLUMNS)
-    done = set(results.keys())
-    others = [run_dir / "results.csv"] if dist_run else []
-    others += [p for p in run_dir.glob("results.rank*.csv") if p != results.path]
-    for p in others:  # units finished earlier or by other ranks / world sizes
-        done |= {r["unit_id"] for r in TidyTable(p).read(repair=False)[1]}
-    barrier(info)  # everyone has read the done set before anyone writes
-
-    mine = shard(batches, info)
-    my_total = sum(len(b.units) for b in mine)
-    my_done = sum(u.id in done for b in mine for u in b.units)
-    pending = [b for b in mine if any(u.id not in done for u in b.units)]
-    bar = tqdm(
-        total=my_total,
-        initial=my_done,
-        unit="unit",
-        desc=f"{config.name} rank{info.rank}" if dist_run else config.name,
-        disable=not progress or info.rank != 0,
-        dynamic_ncols=True,
+    curves = TidyTable(
+        run_dir / f"rotation_curves{part}.csv",
+        key="curve_id",
+        first=CURVE_COLUMNS,
+        what="rotation curves",
     )
-    provenance = {
-        "advrecon_version": __version__,
-        "config_hash": chash[:10],
-        "seed": config.seed,
-        "device_type": torch.device(info.device).type,
-    }
+    prog: Progress | None = None
     executed = 0
-    models: dict[tuple, Any] = {}
-    sample_cache: tuple[Any, Any] = (None, None)
+
+    def setup_rank0() -> str:
+        prepare_run_dir(run_dir, chash, cfg_yaml, manifest, create=False)  # another config?
+        with os_errors("create run folder", run_dir):
+            run_dir.mkdir(parents=True, exist_ok=True)
+        lock.acquire()  # before anything is written: a refused second run touches nothing
+        prepare_run_dir(run_dir, chash, cfg_yaml, manifest, create=True)
+        for p in run_dir.glob("run.rank*.lock"):  # a worker of an earlier launch still running?
+            RunLock(p, run_dir).probe()
+        _vet_parts(run_dir)
+        return f"{platform.node()}:{os.getpid()}:{time.time():.3f}"
+
+    def setup_other() -> None:
+        prepare_run_dir(run_dir, chash, cfg_yaml, manifest, create=False)
+        lock.acquire()
+
     try:
-        for batch in pending:
-            if max_units is not None and executed >= max_units:
-                break
-            ref = batch.ref
-            if sample_cache[0] != (ref.file, ref.slice):
-                sample_cache = ((ref.file, ref.slice), source.load(ref))
-            sample = sample_cache[1]
-            mkey = (batch.model.key, tuple(ref.recon_size))
-            if mkey not in models:
-                models.clear()  # one model in memory at a time
-                models[mkey] = model_loader(batch.model, tuple(ref.recon_size), info.device)
-            mask, nlf = (
-                make_mask(config, batch.model, sample)
-                if hasattr(sample, "kspace")
-                else (None, None)
-            )
-            gen = torch.Generator().manual_seed(batch.seed)
-            ctx = BatchContext(
-                config,
-                models[mkey],
-                sample,
-                mask,
-                nlf,
-                torch.device(info.device),
-                gen,
-                config.chunk_size,
-            )
-            t0 = time.perf_counter()
-            out = executor(batch, ctx)
-            dt = time.perf_counter() - t0
-            rows = []
-            for u in batch.units:
-                if u.id in done:
-                    continue
-                if u.id not in out.rows:
-                    raise RuntimeError(f"executor returned no row for unit {u.id}")
-                row = {
-                    **u.key_columns(),
-                    **out.rows[u.id],
-                    **provenance,
-                    "batch_key": batch.key,
-                    "batch_seed": batch.seed,
-                    "time_batch_s": dt,
-                    "time_unit_s": dt / len(batch.units),
-                }
-                row.update(u.key_columns())  # executors cannot overwrite the identity
-                if config.arrays == "all" and u.id in out.arrays:
-                    name = f"arrays/{_array_name(u.id)}"
-                    save_arrays(run_dir / name, out.arrays[u.id])
-                    row["arrays_file"] = name
-                rows.append(row)
-            for c in out.curves:
-                c["curve_id"] = _curve_id(c)
-            curves.append(out.curves)
-            n = results.append(rows)  # the commit point of the batch
-            done.update(r["unit_id"] for r in rows)
-            executed += n
-            bar.update(n)
-    except AdvreconError:
-        # A user mistake found only now (e.g. an unreadable checkpoint): do not leave behind
-        # the empty run folder this call made.
-        if info.rank == 0 and not dist_run and executed == 0:
-            _discard_new_dirs(new_dirs)
+        launch = broadcast(info, _together(info, setup_rank0 if rank0 else lambda: ""))
+        if not rank0:
+            _together(info, setup_other)
+        elif dist_run:
+            _together(info, lambda: None)
+        done = _together(info, lambda: _done_units(run_dir, results, dist_run))
+        base_done = len(done.intersection(all_ids))
+        prog = Progress(run_dir, launch, info.rank, total, base_done)
+        _together(info, prog.start)  # everyone has read the done set before anyone writes
+
+        mine = shard(batches, info)
+        my_total = sum(len(b.units) for b in mine)
+        my_done = sum(u.id in done for b in mine for u in b.units)
+        pending = [b for b in mine if any(u.id not in done for u in b.units)]
+        bar = tqdm(
+            total=my_total,
+            initial=my_done,
+            unit="unit",
+            desc=f"{config.name} rank{info.rank}" if dist_run else config.name,
+            disable=not progress or not rank0,
+            dynamic_ncols=True,
+        )
+        provenance = {
+            "advrecon_version": __version__,
+            "config_hash": chash[:10],
+            "seed": config.seed,
+            "device_type": torch.device(info.device).type,
+        }
+        models: dict[tuple, Any] = {}
+        sample_cache: tuple[Any, Any] = (None, None)
+        try:
+            for batch in pending:
+                if max_units is not None and executed >= max_units:
+                    break
+                ref = batch.ref
+                if sample_cache[0] != (ref.file, ref.slice):
+                    sample_cache = ((ref.file, ref.slice), source.load(ref))
+                sample = sample_cache[1]
+                mkey = (batch.model.key, tuple(ref.recon_size))
+                if mkey not in models:
+                    models.clear()  # one model in memory at a time
+                    models[mkey] = model_loader(batch.model, tuple(ref.recon_size), info.device)
+                mask, nlf = (
+                    make_mask(config, batch.model, sample)
+                    if hasattr(sample, "kspace")
+                    else (None, None)
+                )
+                gen = torch.Generator().manual_seed(batch.seed)
+                ctx = BatchContext(
+                    config,
+                    models[mkey],
+                    sample,
+                    mask,
+                    nlf,
+                    torch.device(info.device),
+                    gen,
+                    config.chunk_size,
+                )
+                t0 = time.perf_counter()
+                out = executor(batch, ctx)
+                dt = time.perf_counter() - t0
+                rows = []
+                for u in batch.units:
+                    if u.id in done:
+                        continue
+                    if u.id not in out.rows:
+                        raise RuntimeError(f"executor returned no row for unit {u.id}")
+                    row = {
+                        **u.key_columns(),
+                        **out.rows[u.id],
+                        **provenance,
+                        "batch_key": batch.key,
+                        "batch_seed": batch.seed,
+                        "time_batch_s": dt,
+                        "time_unit_s": dt / len(batch.units),
+                    }
+                    row.update(u.key_columns())  # executors cannot overwrite the identity
+                    rows.append(row)
+                check_finite(batch, {r["unit_id"]: r for r in rows})
+                with interrupts.commit():  # the batch and its count: all or nothing
+                    n = _commit(run_dir, config, rows, out, results, curves)
+                    done.update(r["unit_id"] for r in rows)
+                    executed += n
+                    bar.update(n)
+                    prog.advance(n)
+        finally:
+            bar.close()
+            if not rank0:
+                lock.release()
+
+        barrier(info)  # every rank has finished: only now are the parts merged
+
+        def finish() -> int:
+            n_rows = _merge_parts(run_dir)
+            status = "complete" if n_rows >= total else "partial"
+            prog.status(status, done=n_rows)
+            return n_rows
+
+        with interrupts.commit():
+            n_rows = _together(info, finish if rank0 else lambda: 0)
+    except (RunInterrupted, KeyboardInterrupt) as exc:
+        if prog is not None:
+            prog.final("interrupted")
+        _discard_if_empty(info, lock, new_dirs, executed)
+        saved = f"{prog.done()}/{total} units" if prog is not None and rank0 else "the results"
+        raise RunInterrupted(
+            f"{str(exc) or 'interrupted'}; {saved} are saved in {run_dir}; "
+            "run the same command again to resume"
+        ) from None
+    except BaseException as exc:
+        if prog is not None:
+            prog.final("failed", error=str(exc) or type(exc).__name__)
+        _discard_if_empty(info, lock, new_dirs, executed)
         raise
     finally:
-        bar.close()
+        lock.release()
 
-    barrier(info)
-    summary = ""
-    complete = False
-    final = run_dir / "results.csv"
-    if info.rank == 0:
-        parts = sorted(run_dir.glob("results.rank*.csv"))
-        n_rows = merge_tables([final, *parts], final, first=KEY_COLUMNS)
-        cparts = sorted(run_dir.glob("rotation_curves.rank*.csv"))
-        merge_tables(
-            [run_dir / "rotation_curves.csv", *cparts],
-            run_dir / "rotation_curves.csv",
-            key="curve_id",
-            first=CURVE_COLUMNS,
-        )
-        for p in [*parts, *cparts]:
-            p.unlink()
-        complete = n_rows >= total
-        update_manifest(
-            run_dir,
-            status="complete" if complete else "partial",
-            total_units=total,
-            done_units=n_rows,
-            updated=time.strftime("%Y-%m-%dT%H:%M:%S"),
-        )
-        summary = summary_table(final)
-        done_count = n_rows
-    else:
-        done_count = len(results.keys())
-    barrier(info)
-    return RunSummary(run_dir, total, done_count, executed, complete, summary)
+    status = ("complete" if n_rows >= total else "partial") if rank0 else ""
+    summary = summary_table(run_dir / "results.csv") if rank0 else ""
+    done_count = n_rows if rank0 else len(results.keys())
+    return RunSummary(run_dir, total, done_count, executed, n_rows >= total, summary, status)
+
+
+def _discard_if_empty(info: DistInfo, lock: RunLock, new_dirs: list[Path], executed: int) -> None:
+    """A run that failed before any result leaves no run folder it made behind (rank 0).
+
+    Only the lock holder may clean up: a second run refused by the lock leaves the folder alone.
+    """
+    if info.rank == 0 and new_dirs and executed == 0 and lock.held:
+        lock.release(remove=True)
+        _discard_new_dirs(new_dirs)
 
 
 def as_batches(config: ExperimentConfig, refs: Sequence[SliceRef]) -> list[UnitBatch]:

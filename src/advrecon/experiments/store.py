@@ -12,30 +12,45 @@ Durability rules (a run can be killed at any moment and started again):
 
 Values are written with ``repr``-exact floats, so a table written by one process equals the
 table merged from several.
+
+Every write goes through :func:`atomic_write` (whole files) or :meth:`TidyTable.append` (rows);
+an :class:`OSError` there (full disk, read-only folder) becomes one
+:class:`~advrecon.errors.StorageError` naming the operation and the path, and no temporary file
+or half-written row is left behind. A run folder is written by one run at a time:
+:class:`RunLock` is an advisory ``flock`` on ``run.lock`` that records who holds it.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import math
 import os
+import socket
+import tempfile
+import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
-from advrecon.errors import ConfigError, InputFileError
+from advrecon.errors import ConfigError, InputFileError, RunFolderBusyError, StorageError
 
 __all__ = [
     "TidyTable",
     "StoreWarning",
     "merge_tables",
     "order_columns",
+    "atomic_write",
     "atomic_write_text",
+    "os_errors",
+    "RunLock",
+    "quarantine",
     "save_arrays",
     "load_arrays",
     "prepare_run_dir",
@@ -48,15 +63,84 @@ class StoreWarning(UserWarning):
     """A results file was repaired (truncated last line dropped)."""
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file + fsync + ``os.replace``."""
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: Mode of new files (what ``open(path, "w")`` would give); ``mkstemp`` alone gives 0600.
+_FILE_MODE = 0o666 & ~_umask()
+
+
+@contextmanager
+def os_errors(operation: str, path: object) -> Iterator[None]:
+    """Turn an :class:`OSError` inside the block into :class:`StorageError` (operation, path)."""
+    try:
+        yield
+    except OSError as exc:
+        raise StorageError.from_os(operation, path, exc) from None
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename durable (best effort: not every file system lets a folder be fsynced)."""
+    with suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write(
+    path: str | Path, data: str | bytes | Callable[[BinaryIO], None], what: str = ""
+) -> None:
+    """Create or replace ``path`` atomically: temporary file in the same folder, fsync, rename.
+
+    Args:
+        path: Destination.
+        data: Text (UTF-8), bytes, or a function writing to the open binary file.
+        what: What is written, for the error message (default: the file name).
+
+    Raises:
+        StorageError: the write failed (``cannot write {what} to {path}: {reason}``); the
+            destination is unchanged and the temporary file is removed.
+    """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", newline="") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    tmp: str | None = None
+    try:
+        with os_errors(f"write {what or path.name} to", path):
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                os.fchmod(f.fileno(), _FILE_MODE)
+                if callable(data):
+                    data(f)
+                else:
+                    f.write(data.encode() if isinstance(data, str) else data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            tmp = None
+        _fsync_dir(path.parent)
+    finally:
+        if tmp is not None:
+            with suppress(OSError):
+                os.unlink(tmp)
+
+
+def atomic_write_text(path: Path, text: str, what: str = "") -> None:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_write`)."""
+    atomic_write(path, text, what)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until all of ``data`` is written (a write of 0 bytes means a full device)."""
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        if n <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[n:]
 
 
 def _fmt(v: Any) -> str:
@@ -100,15 +184,23 @@ class TidyTable:
     """An append-only CSV table keyed by one column.
 
     Args:
-        path: The CSV file (created on first append).
+        path: The CSV file (created, header included, on first append).
         key: Name of the key column (``unit_id``).
         first: Columns to put first when the header is created or widened.
+        what: What the table holds, for error messages (``results``, ``rotation curves``).
     """
 
-    def __init__(self, path: str | Path, key: str = "unit_id", first: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        key: str = "unit_id",
+        first: Sequence[str] = (),
+        what: str = "results",
+    ) -> None:
         self.path = Path(path)
         self.key = key
         self.first = list(first) or [key]
+        self.what = what
         self._header: list[str] | None = None
         self._keys: set[str] | None = None
 
@@ -118,11 +210,12 @@ class TidyTable:
 
         Raises:
             InputFileError: the file is not a table of this kind (no key column).
+            StorageError: the file cannot be read (or repaired).
         """
-        if not self.path.exists():
-            return [], []
-        text = self.path.read_text()
+        with os_errors(f"read {self.what} from", self.path):
+            text = self.path.read_text() if self.path.exists() else ""
         if not text:
+            self._header, self._keys = None, set()
             return [], []
         dropped = []
         if not text.endswith("\n"):
@@ -130,10 +223,7 @@ class TidyTable:
             dropped.append(text[cut:])
             text = text[:cut]
         lines = list(csv.reader(io.StringIO(text)))
-        if not lines:
-            header, body = [], []
-        else:
-            header, body = lines[0], lines[1:]
+        header, body = (lines[0], lines[1:]) if lines else ([], [])
         if header and self.key not in header:
             raise InputFileError(self.path, f"not a results table (no '{self.key}' column)")
         good = []
@@ -150,7 +240,9 @@ class TidyTable:
                 stacklevel=2,
             )
             if repair:
-                atomic_write_text(self.path, _encode(header, good, with_header=bool(header)))
+                atomic_write(
+                    self.path, _encode(header, good, bool(header)), f"repaired {self.what}"
+                )
         self._header = header or None
         self._keys = {r[self.key] for r in good}
         return header, good
@@ -167,6 +259,9 @@ class TidyTable:
 
         Returns:
             Number of rows written.
+
+        Raises:
+            StorageError: the write failed; the file is left as it was (no partial row).
         """
         if self._keys is None:
             self.read()
@@ -182,24 +277,54 @@ class TidyTable:
             return 0
         cols = list(dict.fromkeys(c for r in new for c in r))
         if self._header is None or any(c not in self._header for c in cols):
-            # create or widen: rewrite the whole file atomically
-            old_header, old_rows = self.read(repair=False) if self.path.exists() else ([], [])
-            header = order_columns([*old_header, *cols], self.first)
-            atomic_write_text(self.path, _encode(header, [*old_rows, *new], with_header=True))
-            self._header = header
-        else:
-            data = _encode(self._header, new, with_header=False)
-            with open(self.path, "a", newline="") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
+            self._rewrite_with(new, cols)
+        elif not self._append_lines(_encode(self._header, new, with_header=False).encode()):
+            self._rewrite_with(new, cols)  # the file was removed under us: create it complete
         keys.update(seen)
         self._keys = keys
         return len(new)
 
+    def _rewrite_with(self, new: list[dict[str, Any]], cols: list[str]) -> None:
+        """Create or widen the table: the whole file, header included, written atomically."""
+        old_header, old_rows = self.read(repair=False) if self.path.exists() else ([], [])
+        header = order_columns([*old_header, *cols], self.first)
+        atomic_write(self.path, _encode(header, [*old_rows, *new], with_header=True), self.what)
+        self._header = header
+
+    def _append_lines(self, data: bytes) -> bool:
+        """One ``write`` + ``fsync`` of complete lines; ``False`` if the file does not exist.
+
+        On failure the file is cut back to its previous length, so no partial row remains.
+        """
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)  # never creates a headerless file
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise StorageError.from_os(f"write {self.what} to", self.path, exc) from None
+        size = None
+        try:
+            size = os.fstat(fd).st_size
+            _write_all(fd, data)
+            os.fsync(fd)
+        except BaseException as exc:
+            if size is not None:
+                with suppress(OSError):
+                    os.ftruncate(fd, size)
+            if isinstance(exc, OSError):
+                raise StorageError.from_os(f"write {self.what} to", self.path, exc) from None
+            raise
+        finally:
+            os.close(fd)
+        return True
+
 
 def merge_tables(
-    sources: Sequence[Path], dest: Path, key: str = "unit_id", first: Sequence[str] = ()
+    sources: Sequence[Path],
+    dest: Path,
+    key: str = "unit_id",
+    first: Sequence[str] = (),
+    what: str = "results",
 ) -> int:
     """Merge tables into ``dest`` (atomic): union of columns, one row per key, sorted by key.
 
@@ -211,7 +336,7 @@ def merge_tables(
     header: list[str] = []
     rows: dict[str, dict[str, str]] = {}
     for src in sources:
-        h, rs = TidyTable(src, key).read()
+        h, rs = TidyTable(src, key, what=what).read()
         header.extend(h)
         for r in rs:
             rows.setdefault(r[key], r)
@@ -219,27 +344,40 @@ def merge_tables(
         return 0
     header = order_columns(header or [key], first or [key])
     ordered = [rows[k] for k in sorted(rows)]
-    atomic_write_text(Path(dest), _encode(header, ordered, with_header=True))
+    atomic_write(Path(dest), _encode(header, ordered, with_header=True), what)
     return len(ordered)
+
+
+def quarantine(path: Path, problem: str) -> Path:
+    """Move a damaged part file aside (``NAME.bad``) with a warning, so it never blocks a run.
+
+    Returns:
+        The new path.
+    """
+    bad = Path(path).with_name(Path(path).name + ".bad")
+    with os_errors("move aside", path):
+        os.replace(path, bad)
+    warnings.warn(
+        f"{path}: {problem}; moved to {bad.name}, its units will be recomputed",
+        StoreWarning,
+        stacklevel=2,
+    )
+    return bad
 
 
 # -------------------------------------------------------------------- arrays
 def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Compressed ``.npz`` written atomically (images as float16 to keep runs small)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    with os_errors("create folder", path.parent):
+        path.parent.mkdir(parents=True, exist_ok=True)
     out = {}
     for k, v in arrays.items():
         a = np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v)
         if a.dtype.kind == "f" and a.ndim >= 2:
             a = a.astype(np.float16)
         out[k] = a
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.npz")
-    with open(tmp, "wb") as f:
-        np.savez_compressed(f, **out)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: np.savez_compressed(f, **out), "arrays")
 
 
 def load_arrays(path: Path) -> dict[str, np.ndarray]:
@@ -252,12 +390,22 @@ def load_arrays(path: Path) -> dict[str, np.ndarray]:
 MANIFEST = "manifest.json"
 
 
+LOCK = "run.lock"
+
+
 def read_manifest(run_dir: Path) -> dict[str, Any]:
+    """The run folder's ``manifest.json``.
+
+    Raises:
+        InputFileError: no manifest, or not JSON.
+        StorageError: the file cannot be read.
+    """
     p = Path(run_dir) / MANIFEST
     if not p.is_file():
         raise InputFileError(run_dir, "not an advrecon run folder (no manifest.json)")
     try:
-        return json.loads(p.read_text())
+        with os_errors("read manifest from", p):
+            return json.loads(p.read_text())
     except json.JSONDecodeError as exc:
         raise InputFileError(p, f"unreadable manifest ({exc})") from None
 
@@ -266,7 +414,7 @@ def update_manifest(run_dir: Path, **fields: Any) -> dict[str, Any]:
     """Add/replace fields of the manifest (atomic)."""
     m = read_manifest(run_dir)
     m.update(fields)
-    atomic_write_text(Path(run_dir) / MANIFEST, json.dumps(m, indent=2, sort_keys=True) + "\n")
+    atomic_write(Path(run_dir) / MANIFEST, json.dumps(m, indent=2, sort_keys=True) + "\n", MANIFEST)
     return m
 
 
@@ -284,6 +432,7 @@ def prepare_run_dir(
 
     Raises:
         ConfigError: the folder holds results of a different config.
+        StorageError: the folder or its files cannot be created.
     """
     run_dir = Path(run_dir)
     mpath = run_dir / MANIFEST
@@ -299,9 +448,114 @@ def prepare_run_dir(
     if run_dir.exists() and any(run_dir.glob("results*.csv")):
         raise ConfigError(f"{run_dir}: holds results but no manifest.json; refusing to mix runs")
     if create:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "arrays").mkdir(exist_ok=True)
-        atomic_write_text(run_dir / "config.yaml", config_yaml)
+        with os_errors("create run folder", run_dir):
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "arrays").mkdir(exist_ok=True)
+        atomic_write(run_dir / "config.yaml", config_yaml, "config")
         body = {**manifest, "config_hash": config_hash}
-        atomic_write_text(mpath, json.dumps(body, indent=2, sort_keys=True) + "\n")
+        atomic_write(mpath, json.dumps(body, indent=2, sort_keys=True) + "\n", MANIFEST)
     return run_dir
+
+
+class RunLock:
+    """Advisory, non-blocking ``flock`` on a lock file of a run folder (one run at a time).
+
+    The holder writes ``{"pid", "host", "since"}`` into the file; a second process is refused
+    with :class:`~advrecon.errors.RunFolderBusyError` naming them. The lock is released when the
+    holder exits, however it exits (kill -9 included), so a stale lock file never blocks.
+    ``flock`` works across hosts on NFS (Linux maps it to POSIX locks); other shared file
+    systems may need their locking mount option.
+
+    Args:
+        path: The lock file (``RUN_DIR/run.lock``, or one per torchrun rank).
+        folder: The run folder, for messages.
+    """
+
+    def __init__(self, path: Path, folder: Path) -> None:
+        self.path = Path(path)
+        self.folder = Path(folder)
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        """Whether this object holds the lock."""
+        return self._fd is not None
+
+    def acquire(self) -> RunLock:
+        """Take the lock and record this process in the lock file.
+
+        Raises:
+            RunFolderBusyError: another process holds it.
+            StorageError: the lock file cannot be opened/written (e.g. read-only folder).
+        """
+        while self._fd is None:
+            fd = self._try_lock()
+            try:  # the holder we raced with may have removed the file after we opened it
+                current = os.stat(self.path).st_ino
+            except FileNotFoundError:
+                current = None
+            if current == os.fstat(fd).st_ino:
+                self._fd = fd
+            else:
+                os.close(fd)
+        me = {"pid": os.getpid(), "host": socket.gethostname()}
+        me["since"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        try:
+            with os_errors("write lock file", self.path):
+                os.ftruncate(self._fd, 0)
+                os.pwrite(self._fd, (json.dumps(me) + "\n").encode(), 0)
+        except StorageError:
+            self.release()
+            raise
+        return self
+
+    def _try_lock(self) -> int:
+        import fcntl
+
+        with os_errors("lock run folder", self.folder):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, _FILE_MODE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = self._holder(fd)
+            os.close(fd)
+            raise RunFolderBusyError(
+                f"run folder {self.folder} is in use by {holder}; wait for that run to finish "
+                "(or stop it) and start again"
+            ) from None
+        except OSError as exc:
+            os.close(fd)
+            raise StorageError.from_os("lock run folder", self.folder, exc) from None
+        return fd
+
+    @staticmethod
+    def _holder(fd: int) -> str:
+        try:
+            info = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+        except (OSError, ValueError):
+            info = {}
+        if not isinstance(info, dict) or "pid" not in info:
+            return "another process (it has not recorded itself yet)"
+        return f"pid {info['pid']} on host {info.get('host', '?')} since {info.get('since', '?')}"
+
+    def probe(self) -> None:
+        """Check nobody holds the lock, without keeping it (no-op if the file is missing)."""
+        if self.path.exists():
+            self.acquire()
+            self.release()
+
+    def release(self, remove: bool = False) -> None:
+        """Release the lock (``remove``: delete the lock file first, while still holding it)."""
+        if self._fd is None:
+            return
+        if remove:
+            with suppress(OSError):
+                os.unlink(self.path)
+        os.close(self._fd)  # closing the descriptor releases the flock
+        self._fd = None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

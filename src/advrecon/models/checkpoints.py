@@ -41,6 +41,7 @@ from advrecon.models.reconstructor import (
     ScriptedReconstructor,
     UnetReconstructor,
     VarNetReconstructor,
+    one_line,
 )
 from advrecon.models.unet import Unet
 from advrecon.models.varnet import VarNet
@@ -58,9 +59,13 @@ __all__ = [
     "load_reconstructor",
     "shipped_weights",
     "WEIGHTS_DIR",
+    "SHIPPED_PRESET",
+    "safe_torch_load",
 ]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+#: Size preset of the demo weights shipped in :data:`WEIGHTS_DIR`.
+SHIPPED_PRESET = "demo"
 _METADATA_KEY = "advrecon"
 _FORMAT = "advrecon-checkpoint-v1"
 _CLASSES = {"varnet": VarNet, "unet": Unet}
@@ -94,11 +99,31 @@ def build_model(arch: str, preset: str = "demo", **overrides) -> nn.Module:
             f"unknown {arch} model argument(s) {', '.join(map(repr, unknown))} "
             f"(allowed: {', '.join(allowed)})"
         )
+    for key, value in overrides.items():
+        _check_override(arch, key, value, kwargs.get(key))
     kwargs.update(overrides)
     try:
         return _CLASSES[arch](**kwargs)
     except (TypeError, ValueError, RuntimeError) as exc:
         raise ConfigError(f"cannot build {arch} ({preset}) with {overrides}: {exc}") from None
+
+
+def _check_override(arch: str, key: str, value: object, default: object) -> None:
+    """An override has the type of the preset's value (sizes: integers >= 1)."""
+    if isinstance(default, bool):
+        ok, want = isinstance(value, bool), "true or false"
+    elif isinstance(default, int):
+        ok, want = (
+            isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+            ("an integer >= 1"),
+        )
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1
+        want = "a number in [0, 1)"
+    else:
+        return
+    if not ok:
+        raise ConfigError(f"{arch} model argument {key}: must be {want}, got {value!r}")
 
 
 def count_parameters(arch: str, preset: str, **overrides) -> int:
@@ -204,8 +229,11 @@ def save_checkpoint(
 
 
 def _is_safetensors(path: Path) -> bool:
-    with open(path, "rb") as f:
-        head = f.read(9)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(9)
+    except OSError as exc:
+        raise InputFileError(path, f"cannot be read ({exc.strerror or exc})") from None
     if len(head) < 9:
         return path.suffix == ".safetensors"
     (size,) = struct.unpack("<Q", head[:8])
@@ -243,31 +271,66 @@ def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     return tensors, metadata
 
 
-def _read_torch(path: Path) -> dict[str, torch.Tensor]:
+_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+
+
+def safe_torch_load(
+    path: Path,
+    what: str = "PyTorch checkpoint / state dict",
+    hint: str = "save model.state_dict() or a TorchScript archive instead",
+) -> object:
+    """``torch.load(path, weights_only=True)`` with one clear sentence for every failure.
+
+    The only ``torch.load`` of the package: files that need arbitrary unpickling are refused,
+    never executed, and torch's advice to retry with ``weights_only=False`` is never shown.
+
+    Args:
+        path: A ``torch.save`` file.
+        what: What the file should be, for the messages (``"training state"``).
+        hint: What to do about a file holding pickled Python objects.
+
+    Returns:
+        The loaded object (tensors and plain containers only).
+
+    Raises:
+        InputFileError: Corrupt, truncated or not a ``torch.save`` file, or a file holding
+            pickled Python objects.
+    """
     import pickle
 
+    try:
+        with warnings.catch_warnings():
+            # torch warns (several lines) about non-default pickle protocols before refusing
+            # or reading them; the outcome is reported below in one line.
+            warnings.filterwarnings("ignore", message=".*pickle protocol", category=UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = _GLOBAL.search(str(exc))
+        if found is not None:
+            raise InputFileError(
+                path,
+                f"contains Python objects ({found.group(1)}) that advrecon refuses to unpickle "
+                f"for safety; only tensors and plain containers are loaded ({hint})",
+            ) from None
+        raise InputFileError(path, _not_torch(what)) from None
+    except OSError as exc:
+        raise InputFileError(path, f"cannot be read ({exc.strerror or exc})") from None
+    except Exception:  # RuntimeError (bad zip), EOFError (truncated), KeyError (text), ...
+        raise InputFileError(path, _not_torch(what)) from None
+
+
+def _not_torch(what: str) -> str:
+    return f"is not a {what} (corrupt, truncated or not a torch.save file)"
+
+
+def _read_torch(path: Path) -> dict[str, torch.Tensor]:
     if _is_torchscript(path):
         raise InputFileError(
             path,
             "is a TorchScript archive, not a state dict: pass it to load_reconstructor "
             "(or as the model spec) instead",
         )
-    try:
-        with warnings.catch_warnings():
-            # torch warns (several lines) about non-default pickle protocols before refusing
-            # or reading them; the outcome is reported below in one line.
-            warnings.filterwarnings("ignore", message=".*pickle protocol", category=UserWarning)
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "weights only" in str(exc).lower() or "weights_only" in str(exc).lower():
-            raise InputFileError(
-                path,
-                "refusing to unpickle arbitrary Python objects (only plain state dicts of "
-                "tensors are loaded; re-save it with torch.save(model.state_dict(), ...))",
-            ) from None
-        raise InputFileError(path, "is not a readable checkpoint (truncated or corrupt)") from None
-    except Exception:  # RuntimeError (bad zip), EOFError (truncated), ...
-        raise InputFileError(path, "is not a readable checkpoint (truncated or corrupt)") from None
+    obj = safe_torch_load(path)
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         obj = obj["state_dict"]  # Lightning .ckpt
     if not isinstance(obj, Mapping) or not obj:
@@ -456,6 +519,7 @@ def read_metadata(path: str | Path) -> dict:
 
 # ----------------------------------------------------------------------------- reconstructors
 
+_TORCHSCRIPT_SUFFIXES = (".ts", ".jit", ".torchscript")
 _CALLABLE_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
@@ -467,12 +531,21 @@ def wrap_model(model: nn.Module, recon_size: tuple[int, int]) -> Reconstructor:
     return UnetReconstructor(model, recon_size)
 
 
+def _import_problem(exc: BaseException) -> str:
+    """One line for a failed import; a syntax error names its file and line."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"SyntaxError in {exc.filename} line {exc.lineno}: {exc.msg}"
+    return one_line(exc)
+
+
 def _load_callable(spec: str, recon_size: tuple[int, int]) -> Reconstructor:
     module_name, _, attr = spec.partition(":")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise InputFileError(spec, f"cannot import module {module_name!r} ({exc})") from None
+    except Exception as exc:  # ImportError, SyntaxError, anything its top level raises
+        raise InputFileError(
+            spec, f"cannot import module {module_name!r} ({_import_problem(exc)})"
+        ) from None
     factory = module
     for part in attr.split("."):
         factory = getattr(factory, part, None)
@@ -480,10 +553,16 @@ def _load_callable(spec: str, recon_size: tuple[int, int]) -> Reconstructor:
             raise InputFileError(spec, f"module {module_name!r} has no attribute {attr!r}")
     if not callable(factory):
         raise InputFileError(spec, f"{attr!r} is not callable")
-    made = factory()
+    try:
+        made = factory()
+    except Exception as exc:
+        raise InputFileError(spec, f"the factory {attr}() raised {one_line(exc)}") from None
     if isinstance(made, Reconstructor):
         made.recon_size = (int(recon_size[0]), int(recon_size[1]))
-        return made
+        if type(made).__module__.partition(".")[0] == "advrecon":
+            return made
+        # a user's subclass: wrapped so that an exception in its code is a one-line ModelError
+        return CallableReconstructor(made, recon_size)
     if isinstance(made, (VarNet, Unet)):
         return wrap_model(made, recon_size)
     if not callable(made):
@@ -521,6 +600,10 @@ def load_reconstructor(
         if _is_torchscript(path):
             recon: Reconstructor = ScriptedReconstructor(path, recon_size, device=device)
             recon.metadata = {"format": "torchscript", "path": str(path)}
+        elif path.suffix.lower() in _TORCHSCRIPT_SUFFIXES and path.is_file():
+            raise InputFileError(
+                path, "is not a TorchScript archive (expected a file written by torch.jit.save)"
+            )
         else:
             model, metadata = load_checkpoint(path, arch=arch, preset=preset)
             recon = wrap_model(model, recon_size)
@@ -529,6 +612,7 @@ def load_reconstructor(
         recon = _load_callable(spec, recon_size)
     else:
         raise InputFileError(spec, "model file not found (and not a 'module:callable' spec)")
+    recon.label = str(spec)
     return recon.to(device).eval()
 
 

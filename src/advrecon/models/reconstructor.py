@@ -20,6 +20,11 @@ Implementations:
 * :class:`ScriptedReconstructor` -- a TorchScript file;
 * :class:`CallableReconstructor` -- any module with the same call signature (``module:callable``).
 
+Every output is checked on every call (shape, dtype, finiteness, and that it still depends
+differentiably on the k-space when the k-space requires a gradient; no extra forward pass), so
+a misbehaving user model stops with a :class:`ModelError` naming the model and the problem
+instead of a torch traceback deep inside an attack.
+
 Coil count: VarNet estimates one sensitivity map per coil and the U-Net sees the RSS image, so
 neither depends on the number of coils it was trained with (a different count works, though
 results may degrade). Set ``expected_coils`` on a reconstructor whose model *does* fix the coil
@@ -33,11 +38,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from advrecon.errors import AdvreconError, InputFileError
 from advrecon.models.unet import Unet
 from advrecon.models.varnet import VarNet
 from advrecon.mri import center_crop, ifft2c, rss
 
 __all__ = [
+    "ModelError",
+    "check_output",
+    "call_user_model",
+    "one_line",
     "Reconstructor",
     "ZeroFilled",
     "VarNetReconstructor",
@@ -45,6 +55,90 @@ __all__ = [
     "ScriptedReconstructor",
     "CallableReconstructor",
 ]
+
+
+class ModelError(AdvreconError):
+    """A reconstruction model misbehaved (raised, or returned a wrong/NaN/detached output)."""
+
+    def __init__(self, model: str, problem: str) -> None:
+        self.model = model
+        self.problem = problem
+        super().__init__(f"model {model}: {problem}")
+
+
+def one_line(exc: BaseException) -> str:
+    """``"TypeError: first line of the message"`` (for errors that wrap a user's exception)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def call_user_model(
+    label: str,
+    module: nn.Module,
+    masked_kspace: torch.Tensor,
+    mask: torch.Tensor,
+    num_low_frequencies: object,
+) -> object:
+    """Call a user's model; an exception it raises becomes a one-line :class:`ModelError`.
+
+    Out-of-memory errors and advrecon's own errors pass through unchanged; the original
+    exception stays attached as ``__cause__`` for debugging from Python.
+    """
+    try:
+        return module(masked_kspace, mask, num_low_frequencies)
+    except (torch.OutOfMemoryError, AdvreconError):
+        raise
+    except Exception as exc:
+        raise ModelError(
+            label,
+            f"raised {one_line(exc)} (called with k-space of shape {tuple(masked_kspace.shape)})",
+        ) from exc
+
+
+def check_output(
+    image: object, masked_kspace: torch.Tensor, recon_size: tuple[int, int], model: str
+) -> torch.Tensor:
+    """Check a model's raw output before it is cropped (cheap: no extra forward pass).
+
+    Args:
+        image: What the model returned; must be a real floating tensor ``(B, h', w')`` with
+            ``h' >= h, w' >= w`` for ``(h, w) = recon_size`` and ``B`` the k-space batch, all
+            finite, and attached to the autograd graph when ``masked_kspace`` requires grad.
+        masked_kspace: The complex ``(B, coils, H, W)`` input.
+        recon_size: ``(h, w)``.
+        model: The model's label for the message.
+
+    Returns:
+        ``image`` unchanged.
+
+    Raises:
+        ModelError: naming the model and the first problem found.
+    """
+    batch = masked_kspace.shape[0]
+    if not isinstance(image, torch.Tensor):
+        raise ModelError(model, f"returned a {type(image).__name__}, expected a tensor (B, h, w)")
+    shape = tuple(image.shape)
+    if image.is_complex() or not image.is_floating_point():
+        raise ModelError(
+            model, f"returned a {image.dtype} image, expected a real floating magnitude image"
+        )
+    if image.ndim != 3 or shape[0] != batch:
+        raise ModelError(
+            model, f"returned shape {shape} for a batch of {batch}, expected ({batch}, h, w)"
+        )
+    if shape[-2] < recon_size[0] or shape[-1] < recon_size[1]:
+        raise ModelError(
+            model, f"returned images of size {shape[-2:]}, smaller than the recon size {recon_size}"
+        )
+    if masked_kspace.requires_grad and torch.is_grad_enabled() and not image.requires_grad:
+        raise ModelError(
+            model,
+            "output is not differentiable with respect to the k-space input (detached, "
+            "computed under no_grad or not from the input); attacks need its gradient",
+        )
+    if not bool(torch.isfinite(image).all()):
+        raise ModelError(model, f"returned NaN or infinite values (output shape {shape})")
+    return image
 
 
 class Reconstructor(nn.Module):
@@ -61,6 +155,8 @@ class Reconstructor(nn.Module):
         self.expected_coils: int | None = None
         #: checkpoint metadata when loaded through :func:`advrecon.models.load_reconstructor`
         self.metadata: dict = {}
+        #: how error messages name the model (the spec or checkpoint when loaded from one)
+        self.label: str = type(self).__name__
 
     def reconstruct(
         self,
@@ -86,6 +182,10 @@ class Reconstructor(nn.Module):
 
         Returns:
             Real ``(B, h, w)`` with ``(h, w) = recon_size``.
+
+        Raises:
+            ModelError: the model returned a wrong shape/dtype, NaN/Inf, or an output cut off
+                from the k-space's autograd graph (see :func:`check_output`).
         """
         if not masked_kspace.is_complex() or masked_kspace.ndim != 4:
             raise ValueError(
@@ -104,12 +204,7 @@ class Reconstructor(nn.Module):
                 f"{masked_kspace.shape[1]}"
             )
         image = self.reconstruct(masked_kspace, mask, num_low_frequencies)
-        h, w = self.recon_size
-        if image.shape[-2] < h or image.shape[-1] < w:
-            raise ValueError(
-                f"reconstruction of size {tuple(image.shape[-2:])} is smaller than the recon "
-                f"size {self.recon_size}"
-            )
+        check_output(image, masked_kspace, self.recon_size, self.label)
         return center_crop(image, self.recon_size)
 
     def freeze(self) -> Reconstructor:
@@ -217,12 +312,18 @@ class ScriptedReconstructor(Reconstructor):
     ) -> None:
         super().__init__(recon_size)
         if isinstance(path, (str, Path)):
-            path = torch.jit.load(str(path), map_location=device)
+            self.label = str(path)
+            try:
+                path = torch.jit.load(str(path), map_location=device)
+            except Exception as exc:  # RuntimeError / ValueError from the archive reader
+                raise InputFileError(
+                    path, f"is not a loadable TorchScript archive ({one_line(exc)})"
+                ) from None
         self.module = path
 
     def reconstruct(self, masked_kspace, mask, num_low_frequencies=None):
         nlf = _nlf_tensor(num_low_frequencies, masked_kspace.shape[0], masked_kspace.device)
-        return self.module(masked_kspace, mask.to(torch.float32), nlf)
+        return call_user_model(self.label, self.module, masked_kspace, mask.to(torch.float32), nlf)
 
 
 class CallableReconstructor(Reconstructor):
@@ -241,4 +342,4 @@ class CallableReconstructor(Reconstructor):
         self.module = module
 
     def reconstruct(self, masked_kspace, mask, num_low_frequencies=None):
-        return self.module(masked_kspace, mask, num_low_frequencies)
+        return call_user_model(self.label, self.module, masked_kspace, mask, num_low_frequencies)

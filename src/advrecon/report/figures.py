@@ -196,7 +196,7 @@ def fig_rotation_example(df: pd.DataFrame, curves: pd.DataFrame, out_dir: Path) 
     ax.set_ylabel("SSIM")
     ax.set_title(
         f"{row['model']} {row['acceleration']}x, {row['file']} slice {row['slice']}, "
-        f"box {row['box_index']} ({row['box_label']})",
+        f"box {row['box_index']} ({row.get('box_label', '')})",
         fontsize=9,
     )
     ax.grid(alpha=0.3)

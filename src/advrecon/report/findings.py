@@ -4,10 +4,22 @@ Each :class:`Finding` has a verdict ``"holds"``, ``"does not hold"`` or ``"not e
 and the numbers behind it (means with Student-t 95% intervals over slices). Comparisons are
 *paired per slice* (the rows of a slice are averaged over its boxes first). Unless stated, the
 noise statements use the region target and the rule that every model ran (``l2``).
+
+Every statement is reduced to intervals of quantities that are *positive when the statement
+holds* (one per model / acceleration / budget group, and per condition of the statement) and
+judged by one function, :func:`verdict`:
+
+* an interval *supports* the statement when it lies wholly above zero and *contradicts* it when
+  it lies wholly below zero, in both cases only if it rests on at least :data:`MIN_SLICES`
+  slices; an interval that includes zero, or too few slices, or no interval (one slice) is
+  *inconclusive*;
+* the statement **does not hold** when some interval contradicts it, **holds** when every
+  interval supports it, and is **not enough data** otherwise (also when nothing is comparable).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,9 +27,30 @@ import pandas as pd
 
 from advrecon.report.tables import SLICE, mean_ci, per_slice, primary_rule
 
-__all__ = ["Finding", "evaluate", "to_markdown", "HOLDS", "FAILS", "UNKNOWN"]
+__all__ = [
+    "Finding",
+    "evaluate",
+    "to_markdown",
+    "judge",
+    "verdict",
+    "HOLDS",
+    "FAILS",
+    "UNKNOWN",
+    "MIN_SLICES",
+]
 
 HOLDS, FAILS, UNKNOWN = "holds", "does not hold", "not enough data"
+
+#: Fewest slices an interval needs before it may support or contradict a statement. With two
+#: slices the t interval has one degree of freedom and rests on a single difference of
+#: differences; three is the least that gives a spread estimate worth the name.
+MIN_SLICES = 3
+#: "Falls steadily": no step between consecutive eta may raise the mean region SSIM by more.
+STEP_TOLERANCE = 0.005
+#: "Similar slope": VarNet's and UNet's slopes differ by less than this fraction of UNet's.
+SIMILAR_SLOPE = 0.5
+
+CI = tuple[float, float, float, int]  # (mean, low, high, n slices) as from mean_ci
 
 
 @dataclass
@@ -37,30 +70,48 @@ class Finding:
     evidence: list[str] = field(default_factory=list)
 
 
-def _directional(cis: list[tuple[float, float, float, int]]) -> str:
-    """Verdict over groups whose CI is of a difference that is positive when the claim holds.
+def judge(ci: CI) -> str:
+    """Verdict of one interval of a quantity that is positive when the statement holds.
 
-    A group *supports* the claim when its whole 95% interval is above zero and *contradicts*
-    it when the whole interval is below zero; otherwise it is inconclusive. The claim does not
-    hold when any group contradicts it, holds when no group contradicts it, every group mean
-    points the claimed way and most groups support it, and is "not enough data" otherwise.
+    ``holds`` when the whole interval is above zero, ``does not hold`` when it is below zero,
+    both only with at least :data:`MIN_SLICES` slices; ``not enough data`` otherwise.
     """
-    if not cis:
+    _, lo, hi, n = ci
+    if n < MIN_SLICES or not (np.isfinite(lo) and np.isfinite(hi)):
         return UNKNOWN
-    if any(hi < 0 for _, _, hi, _ in cis):
+    if lo > 0:
+        return HOLDS
+    if hi < 0:
         return FAILS
-    support = sum(lo > 0 for _, lo, _, _ in cis)
-    if all(m > 0 for m, _, _, _ in cis) and support * 2 > len(cis):
+    return UNKNOWN
+
+
+def verdict(cis: Sequence[CI]) -> str:
+    """Verdict of a statement from all its intervals (see the module docstring)."""
+    each = [judge(c) for c in cis]
+    if FAILS in each:
+        return FAILS
+    if each and all(v == HOLDS for v in each):
         return HOLDS
     return UNKNOWN
 
 
-def _tag(ci) -> str:
-    m, lo, hi, _ = ci
-    return "supports" if lo > 0 else "contradicts" if hi < 0 else "inconclusive"
+def _shift(ci: CI, offset: float, sign: float = 1.0) -> CI:
+    """Interval of ``offset + sign * x`` from the interval of ``x`` (``sign`` is +-1)."""
+    m, lo, hi, n = ci
+    lo, hi = (lo, hi) if sign > 0 else (hi, lo)
+    return offset + sign * m, offset + sign * lo, offset + sign * hi, n
 
 
-def _fmt(m, lo, hi, n) -> str:
+def _tag(ci: CI) -> str:
+    if ci[3] < MIN_SLICES:
+        return f"too few slices, need {MIN_SLICES}"
+    return {HOLDS: "supports", FAILS: "contradicts"}.get(judge(ci), "inconclusive")
+
+
+def _fmt(m: float, lo: float, hi: float, n: int) -> str:
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return f"{m:+.4f} (no interval), n={n} slice{'s' if n != 1 else ''}"
     return f"{m:+.4f} [95% CI {lo:+.4f}, {hi:+.4f}], n={n} slices"
 
 
@@ -87,38 +138,49 @@ def _sel(df, m, a):
     return df[(df["model"] == m) & (df["acceleration"] == a)]
 
 
-def _slopes(d: pd.DataFrame) -> np.ndarray:
-    """Least-squares slope of region SSIM vs budget per slice."""
+def _slopes(d: pd.DataFrame) -> pd.Series:
+    """Least-squares slope of region SSIM vs budget per slice (index: ``SLICE``)."""
     s = per_slice(d, "adv_ssim", ["budget"])
-    out = []
-    for _, g in s.groupby(SLICE):
+    out = {}
+    for key, g in s.groupby(SLICE):
         if g["budget"].nunique() >= 2:
-            out.append(np.polyfit(g["budget"], g["adv_ssim"], 1)[0])
-    return np.asarray(out)
+            out[key] = np.polyfit(g["budget"], g["adv_ssim"], 1)[0]
+    index = pd.MultiIndex.from_tuples(list(out), names=SLICE) if out else None
+    return pd.Series(list(out.values()), index=index, dtype=float)
+
+
+def _record(f: Finding, cis: list[CI], label: str, ci: CI, what: str = "") -> None:
+    """Add one group's interval and its evidence line (groups with no comparable slice: none)."""
+    if ci[3] == 0:
+        return
+    cis.append(ci)
+    f.evidence.append(f"{label}: {what}{_fmt(*ci)} ({_tag(ci)})")
 
 
 def _steady_fall(df) -> Finding:
     f = Finding("steady_fall", "Region SSIM falls steadily as eta grows.", UNKNOWN)
     d = _noise(df)
-    verdicts = []
+    cis: list[CI] = []
     for m, a in _models(d):
         g = _sel(d, m, a)
-        if g["budget"].nunique() < 3:
+        budgets = sorted(g["budget"].unique())
+        if len(budgets) < 3:
             continue
-        sl = mean_ci(_slopes(g))
-        means = g.groupby("budget")["adv_ssim"].mean().sort_index().to_numpy()
-        monotone = bool(np.all(np.diff(means) <= 0.005))
-        if sl[3] < 2:
+        slope = mean_ci(_slopes(g))
+        if slope[3] == 0:
             continue
-        ok = monotone and sl[2] < 0
-        verdicts.append(ok)
+        cis.append(_shift(slope, 0.0, -1.0))  # claim: slope < 0
+        steps = []
+        for b0, b1 in zip(budgets[:-1], budgets[1:], strict=True):
+            fall = mean_ci(_paired(g[g["budget"] == b0], g[g["budget"] == b1], "adv_ssim"))
+            step = _shift(fall, STEP_TOLERANCE)  # claim: no rise above the tolerance
+            cis.append(step)
+            steps.append(f"{b0:g}->{b1:g}: {fall[0]:+.4f} ({_tag(step)})")
         f.evidence.append(
-            f"{m} {a}x: slope per 1% eta {_fmt(*sl)}; means "
-            f"{', '.join(f'{x:.3f}' for x in means)} "
-            f"({'non-increasing' if monotone else 'not monotone'})"
+            f"{m} {a}x: slope per 1% eta {_fmt(*slope)} ({_tag(_shift(slope, 0.0, -1.0))}); "
+            f"SSIM fall per step (rise allowed up to {STEP_TOLERANCE:g}) {'; '.join(steps)}"
         )
-    if verdicts:
-        f.verdict = HOLDS if all(verdicts) else FAILS
+    f.verdict = verdict(cis)
     return f
 
 
@@ -129,7 +191,7 @@ def _targeted(df) -> Finding:
         UNKNOWN,
     )
     reg, img = _noise(df, "region"), _noise(df, "image")
-    verdicts = []
+    cis: list[CI] = []
     for m, a in _models(reg):
         for eta in sorted(set(reg["budget"]) & set(img["budget"])):
             if eta == 0:
@@ -138,14 +200,9 @@ def _targeted(df) -> Finding:
             i = _sel(img, m, a)
             i = i[i["box_index"] >= 0]
             diff = _paired(i[i["budget"] == eta], r[r["budget"] == eta], "adv_ssim")
-            ci = mean_ci(diff)
-            if ci[3] < 2:
-                continue
-            verdicts.append(ci)
-            f.evidence.append(
-                f"{m} {a}x eta {eta:g}%: SSIM(complete) - SSIM(targeted) {_fmt(*ci)} ({_tag(ci)})"
-            )
-    f.verdict = _directional(verdicts)
+            what = "SSIM(complete) - SSIM(targeted) "
+            _record(f, cis, f"{m} {a}x eta {eta:g}%", mean_ci(diff), what)
+    f.verdict = verdict(cis)
     return f
 
 
@@ -158,34 +215,29 @@ def _rotation_vs_noise(df) -> Finding:
     )
     noise = _noise(df)
     rot = df[(df["attack"] == "rotation") & (df["target"] == "region")]
-    verdicts = []
+    cis: list[CI] = []
     for m, a in _models(noise):
         n, r = _sel(noise, m, a), _sel(rot, m, a)
         if n.empty or r.empty:
             continue
         n = n[n["budget"] == n["budget"].max()].assign(drop=lambda x: x.clean_ssim - x.adv_ssim)
         r = r[r["budget"] == r["budget"].max()].assign(drop=lambda x: x.clean_ssim - x.adv_ssim)
-        ci = mean_ci(_paired(n, r, "drop"))
-        if ci[3] < 2:
-            continue
-        verdicts.append(ci)
-        f.evidence.append(
-            f"{m} {a}x: drop(noise eta {n['budget'].max():g}%) - drop(rotation "
-            f"{r['budget'].max():g} deg) {_fmt(*ci)} ({_tag(ci)})"
-        )
-    f.verdict = _directional(verdicts)
+        what = f"drop(noise eta {n['budget'].max():g}%) - drop(rotation {r['budget'].max():g} deg) "
+        _record(f, cis, f"{m} {a}x", mean_ci(_paired(n, r, "drop")), what)
+    f.verdict = verdict(cis)
     return f
 
 
 def _varnet_unet(df, archs: dict[str, str]) -> Finding:
     f = Finding(
         "varnet_vs_unet",
-        "VarNet starts higher than UNet but degrades with a similar slope.",
+        "VarNet starts higher than UNet but degrades with a similar slope "
+        f"(slopes differ by less than {SIMILAR_SLOPE:g} of UNet's).",
         UNKNOWN,
     )
     d = _noise(df)
     arch = d["model"].map(lambda m: archs.get(m, m))
-    verdicts = []
+    cis: list[CI] = []
     for a in sorted(d["acceleration"].unique()):
         v = d[(arch == "varnet") & (d["acceleration"] == a)]
         u = d[(arch == "unet") & (d["acceleration"] == a)]
@@ -194,34 +246,35 @@ def _varnet_unet(df, archs: dict[str, str]) -> Finding:
         b0 = min(d["budget"])
         start = mean_ci(_paired(v[v["budget"] == b0], u[u["budget"] == b0], "adv_ssim"))
         sv, su = _slopes(v), _slopes(u)
-        if start[3] < 2 or len(sv) < 2 or len(su) < 2:
+        both = sv.to_frame("v").join(su.to_frame("u"), how="inner")
+        sd = mean_ci(both["v"] - both["u"])
+        if start[3] == 0 and sd[3] == 0:
             continue
-        sd = mean_ci(sv - su) if len(sv) == len(su) else mean_ci(np.r_[sv.mean() - su.mean()])
-        similar = sd[1] <= 0 <= sd[2] or abs(sd[0]) <= 0.5 * max(abs(su.mean()), 1e-9)
-        verdicts.append(start[1] > 0 and similar)
+        # equivalence: -margin < slope(VarNet) - slope(UNet) < margin, as two one-sided intervals
+        margin = SIMILAR_SLOPE * abs(float(su.mean())) if len(su) else float("nan")
+        similar = [_shift(sd, margin, -1.0), _shift(sd, margin)]
+        cis += [start, *similar]
+        sim_tag = {HOLDS: "similar", FAILS: "not similar"}.get(verdict(similar), "inconclusive")
         f.evidence.append(
-            f"{a}x: SSIM at eta {b0:g}% VarNet - UNet {_fmt(*start)}; slope "
-            f"VarNet - UNet {_fmt(*sd)} (UNet slope {su.mean():+.4f})"
+            f"{a}x: SSIM at eta {b0:g}% VarNet - UNet {_fmt(*start)} ({_tag(start)}); slope "
+            f"VarNet - UNet {_fmt(*sd)}, margin +-{margin:.4f} ({sim_tag}; UNet slope "
+            f"{su.mean():+.4f})"
         )
-    if verdicts:
-        f.verdict = HOLDS if all(verdicts) else FAILS
+    f.verdict = verdict(cis)
     return f
 
 
 def _acceleration(df) -> Finding:
     f = Finding("8x_worse", "8x is worse than 4x (region SSIM over all eta).", UNKNOWN)
     d = _noise(df)
-    verdicts = []
+    cis: list[CI] = []
     for m in sorted(d["model"].unique()):
         g = d[d["model"] == m]
         if not {4, 8} <= set(g["acceleration"]):
             continue
         ci = mean_ci(_paired(g[g["acceleration"] == 4], g[g["acceleration"] == 8], "adv_ssim"))
-        if ci[3] < 2:
-            continue
-        verdicts.append(ci)
-        f.evidence.append(f"{m}: SSIM(4x) - SSIM(8x) {_fmt(*ci)} ({_tag(ci)})")
-    f.verdict = _directional(verdicts)
+        _record(f, cis, m, ci, "SSIM(4x) - SSIM(8x) ")
+    f.verdict = verdict(cis)
     return f
 
 
@@ -235,21 +288,23 @@ def _random(df) -> Finding:
     d = _noise(df)
     if "rand_mean_ssim" not in d.columns:
         return f
-    verdicts = []
+    cis: list[CI] = []
     for m, a in _models(d):
         g = _sel(d, m, a)
         g = g[g["budget"] == g["budget"].max()]
         adv = mean_ci(per_slice(g.assign(x=g.clean_ssim - g.adv_ssim), "x", [])["x"])
         rnd = mean_ci(per_slice(g.assign(x=g.clean_ssim - g.rand_mean_ssim), "x", [])["x"])
-        if adv[3] < 2 or rnd[3] < 2:
+        gap = g.assign(x=0.25 * (g.clean_ssim - g.adv_ssim) - (g.clean_ssim - g.rand_mean_ssim))
+        quarter = mean_ci(per_slice(gap, "x", [])["x"])  # claim: > 0
+        if adv[3] == 0:
             continue
-        verdicts.append(adv[1] > 0 and rnd[0] < 0.25 * adv[0])
+        cis += [adv, quarter]
         f.evidence.append(
-            f"{m} {a}x eta {g['budget'].max():g}%: drop random {_fmt(*rnd)}; "
-            f"drop adversarial {_fmt(*adv)}"
+            f"{m} {a}x eta {g['budget'].max():g}%: drop random {_fmt(*rnd)}; drop adversarial "
+            f"{_fmt(*adv)} ({_tag(adv)}); quarter of adversarial - random {_fmt(*quarter)} "
+            f"({_tag(quarter)})"
         )
-    if verdicts:
-        f.verdict = HOLDS if all(verdicts) else FAILS
+    f.verdict = verdict(cis)
     return f
 
 
@@ -274,16 +329,13 @@ def _rules(df) -> list[Finding]:
             "reference rule (lower adversarial region SSIM).",
             UNKNOWN,
         )
-        verdicts = []
+        cis: list[CI] = []
         for m, a in _models(d):
             g = _sel(d, m, a)
             g = g[g["budget"] == eta]
             ci = mean_ci(_paired(g[g["rule"] == "reference"], g[g["rule"] == "l2"], "adv_ssim"))
-            if ci[3] < 2:
-                continue
-            verdicts.append(ci)
-            f.evidence.append(f"{m} {a}x: SSIM(reference) - SSIM(l2) {_fmt(*ci)} ({_tag(ci)})")
-        f.verdict = _directional(verdicts)
+            _record(f, cis, f"{m} {a}x", ci, "SSIM(reference) - SSIM(l2) ")
+        f.verdict = verdict(cis)
         out.append(f)
     return out
 
@@ -307,17 +359,22 @@ def evaluate(df: pd.DataFrame, archs: dict[str, str] | None = None) -> list[Find
     ]
 
 
-def to_markdown(findings: list[Finding], title: str = "Expected findings") -> str:
-    """``findings.md`` text."""
-    lines = [
-        f"# {title}",
-        "",
+def to_markdown(
+    findings: list[Finding], title: str = "Expected findings", preamble: Sequence[str] = ()
+) -> str:
+    """``findings.md`` text; ``preamble`` lines (e.g. done / total units) come first."""
+    lines = [f"# {title}", ""]
+    for p in preamble:
+        lines += [p, ""]
+    lines += [
         "Each statement of Morshuis et al. (MLMIR 2022) checked on this run's results table "
         "(means and Student-t 95% intervals over slices; comparisons paired per slice). "
-        "A group supports a claim when its whole interval lies on the claimed side; a claim "
-        "holds when no group contradicts it, every group mean points the claimed way and most "
-        "groups support it, does not hold when a group contradicts it, and otherwise needs more "
-        "data (more slices: `slices.max_slices`).",
+        "An interval supports a statement when it lies wholly on the claimed side and "
+        "contradicts it when it lies wholly on the other side, each only with at least "
+        f"{MIN_SLICES} slices. A statement holds when every interval supports it, does not hold "
+        "when some interval contradicts it, and is 'not enough data' otherwise: an interval "
+        f"that includes zero, fewer than {MIN_SLICES} slices or nothing comparable (more "
+        "slices: `slices.max_slices`).",
         "",
     ]
     for f in findings:

@@ -2,7 +2,9 @@
 
 Everything is made from the run folder's files (``results.csv``, ``rotation_curves.csv``,
 ``arrays/*.npz``, ``config.yaml``, ``manifest.json``): the report can be rebuilt at any time,
-on another machine, without re-running anything. Output (default ``RUN_DIR/report``)::
+on another machine, without re-running anything. The report opens with done / total units; a
+partial run is refused unless asked for, and then carries a PARTIAL RUN banner at the top (and
+bottom) of the HTML and at the top of ``findings.md``. Output (default ``RUN_DIR/report``)::
 
     report.html     one file, images embedded as base64
     findings.md     the paper's statements with verdicts (quoted by the README)
@@ -15,15 +17,25 @@ from __future__ import annotations
 import base64
 import html
 import json
+import logging
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from advrecon.errors import AdvreconError
 from advrecon.report import figures, findings, panels
+from advrecon.report.progress import RunProgress, refuse_partial, run_progress
 from advrecon.report.tables import GROUP, RunData, load_run, summarize
 
-__all__ = ["make_report", "summary_tables"]
+log = logging.getLogger(__name__)
+
+__all__ = ["make_report", "summary_tables", "ReportOutputError"]
 
 
 def summary_tables(run: RunData) -> dict[str, pd.DataFrame]:
@@ -56,7 +68,9 @@ def _pivot(t: pd.DataFrame) -> str:
     t = t.copy()
     t["value"] = [
         f"{m:.3f} [{lo:.3f}, {hi:.3f}]"
-        for m, lo, hi in zip(t["mean"], t["ci_low"], t["ci_high"], strict=True)
+        if np.isfinite(lo) and np.isfinite(hi)
+        else f"{m:.3f} (n={n})"
+        for m, lo, hi, n in zip(t["mean"], t["ci_low"], t["ci_high"], t["n_slices"], strict=True)
     ]
     p = t.pivot_table(index=GROUP, columns="budget", values="value", aggfunc="first")
     p.columns = [f"{c:g}" for c in p.columns]
@@ -66,7 +80,9 @@ def _pivot(t: pd.DataFrame) -> str:
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:auto;padding:1em;
 color:#222}table.t{border-collapse:collapse;font-size:12px}table.t td,table.t th{border:1px solid
 #ccc;padding:2px 6px}pre{background:#f6f6f6;padding:.6em;overflow:auto;font-size:12px}
-.holds{color:#070}.fails{color:#b00}.unknown{color:#777}h2{border-bottom:1px solid #ddd}"""
+.holds{color:#070}.fails{color:#b00}.unknown{color:#777}h2{border-bottom:1px solid #ddd}
+.partial{background:#b00;color:#fff;font-weight:bold;font-size:1.3em;padding:.6em;margin:.5em 0}
+.progress{font-weight:bold}"""
 
 _CAPTIONS = {
     "fig1a_noise_budget": "Fig. 1a - region SSIM vs eta (adversarial: markers o, random noise of "
@@ -80,14 +96,96 @@ _CAPTIONS = {
 }
 
 
-def make_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
+def make_report(
+    run_dir: str | Path, out: str | Path | None = None, allow_partial: bool = False
+) -> Path:
     """Write the report of a run folder; return the HTML path.
 
+    The report is built in a hidden folder inside ``out`` and moved into place at the end, so
+    a failure leaves the previous report (or nothing) behind, never half of a new one. A
+    partial run (see :mod:`advrecon.report.progress`) is refused unless ``allow_partial``; its
+    report then opens with a PARTIAL RUN banner.
+
+    Args:
+        run_dir: Run folder of ``advrecon run``.
+        out: Output folder (default ``run_dir/report``); created if missing.
+        allow_partial: Report a run that is not complete (verdicts marked provisional).
+
     Raises:
-        InputFileError: the run folder or its results table is missing/empty.
+        InputFileError: the run folder, its results table or a saved array is unreadable.
+        PartialRunError: the run is partial and ``allow_partial`` is False (nothing written).
+        ReportOutputError: ``out`` cannot be written (nothing new left there).
     """
     run = load_run(run_dir)
+    prog = run_progress(run)
+    if prog.partial and not allow_partial:
+        raise refuse_partial(run, prog)
     out = Path(out) if out is not None else run.run_dir / "report"
+    with _staging(out) as stage:
+        _build(run, prog, stage)
+    if prog.partial:
+        log.warning("%s", prog.banner)
+    return out / "report.html"
+
+
+class ReportOutputError(AdvreconError):
+    """The report's output folder cannot be written (exit status 1, like other write faults)."""
+
+    exit_code = 1
+
+    def __init__(self, path: Path, exc: OSError | str) -> None:
+        why = exc if isinstance(exc, str) else (exc.strerror or type(exc).__name__)
+        super().__init__(f"{path}: cannot write the report there ({why}); choose another --out")
+
+
+#: What a report consists of; exactly these entries of ``out`` are replaced.
+_ENTRIES = ("figures", "tables", "findings.md", "report.html")
+
+
+@contextmanager
+def _staging(out: Path) -> Iterator[Path]:
+    """A hidden folder inside ``out`` to build the report in, published on success."""
+    if out.exists() and not out.is_dir():
+        raise ReportOutputError(out, "it is not a folder")
+    made = [d for d in (out, *out.parents) if not d.exists()]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
+    except OSError as exc:
+        _remove_empty(made)
+        raise ReportOutputError(out, exc) from None
+    try:
+        yield stage
+        _publish(stage, out)
+    except OSError as exc:
+        raise ReportOutputError(out, exc) from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        _remove_empty(made)  # only if nothing was published
+
+
+def _publish(stage: Path, out: Path) -> None:
+    """Replace the report entries of ``out`` by those of ``stage`` (``report.html`` last)."""
+    for name in _ENTRIES:
+        new, dest = stage / name, out / name
+        if dest.is_dir() and not dest.is_symlink():
+            old = stage / f".old-{name}"
+            os.replace(dest, old)  # same file system: a rename, then removed with the stage
+        if new.exists():
+            os.replace(new, dest)
+
+
+def _remove_empty(dirs: list[Path]) -> None:
+    """Remove the folders this call made (deepest first) if they are still empty."""
+    for d in dirs:
+        try:
+            d.rmdir()
+        except OSError:
+            return
+
+
+def _build(run: RunData, prog: RunProgress, out: Path) -> None:
+    """Write tables, figures, panels, ``findings.md`` and ``report.html`` into ``out``."""
     fig_dir, tab_dir = out / "figures", out / "tables"
     tab_dir.mkdir(parents=True, exist_ok=True)
     tables = summary_tables(run)
@@ -95,20 +193,35 @@ def make_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         t.to_csv(tab_dir / f"{name}.csv", index=False)
     figs = figures.make_all(run.results, run.curves, fig_dir)
     pans = panels.make_panels(run.results, run.run_dir, fig_dir)
-    archs = {m.get("name"): m.get("arch") for m in run.config.get("models", [])}
+    models = run.config.get("models")
+    archs = {
+        m.get("name"): m.get("arch")
+        for m in (models if isinstance(models, list) else [])
+        if isinstance(m, dict)
+    }
     found = findings.evaluate(run.results, archs)
-    md = findings.to_markdown(found)
-    _write(out / "findings.md", md)
+    preamble = [f"**{prog.banner}**"] if prog.partial else []
+    md = findings.to_markdown(found, preamble=[*preamble, prog.headline])
+    (out / "findings.md").write_text(md, encoding="utf-8")
+    page = _html(run, prog, found, figs, pans, tables)
+    (out / "report.html").write_text(page, encoding="utf-8")
 
+
+def _html(run, prog, found, figs, pans, tables) -> str:
     n_slices = run.results[["file", "slice"]].drop_duplicates().shape[0]
+    banner = f"<div class='partial'>{html.escape(prog.banner)}</div>" if prog.partial else ""
     h = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>advrecon report "
+        f"<!doctype html><html><head><meta charset='utf-8'><title>"
+        f"{'PARTIAL - ' if prog.partial else ''}advrecon report "
         f"{html.escape(run.run_dir.name)}</title><style>{_CSS}</style></head><body>",
+        banner,
         f"<h1>Adversarial robustness report: {html.escape(str(run.config.get('name', '')))}"
-        f"</h1><p>Run folder <code>{html.escape(str(run.run_dir))}</code>; "
+        f"</h1><p class='progress'>{html.escape(prog.headline)}</p>"
+        f"<p>Run folder <code>{html.escape(str(run.run_dir))}</code>; "
         f"{len(run.results)} result rows, {n_slices}"
         " slices. Made from <code>results.csv</code> and the saved arrays only.</p>",
-        "<h2>Expected findings</h2><ul>",
+        "<h2>Expected findings</h2>",
+        f"<p>{html.escape(_VERDICT_RULE)}</p><ul>",
     ]
     for f in found:
         cls = {"holds": "holds", "does not hold": "fails"}.get(f.verdict, "unknown")
@@ -125,21 +238,21 @@ def make_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         for name, path in pans.items():
             h.append(f"<h3>{html.escape(name)}</h3>{_img(path)}")
     h.append(
-        "<h2>Summary tables</h2><p>mean [95% CI] over slices; columns: budget "
-        "(eta % or theta_max degrees).</p>"
+        "<h2>Summary tables</h2><p>mean [95% CI] over slices (one slice: mean and n, no "
+        "interval); columns: budget (eta % or theta_max degrees).</p>"
     )
     for name, t in tables.items():
         if "budget" in t.columns:
             h.append(f"<h3>{html.escape(name)}</h3>{_pivot(t)}")
     h.append(f"<h2>Config</h2><pre>{html.escape(run.config_text)}</pre>")
     h.append(f"<h2>Provenance</h2><pre>{html.escape(json.dumps(run.manifest, indent=2))}</pre>")
-    h.append("</body></html>")
-    path = out / "report.html"
-    _write(path, "\n".join(h))
-    return path
+    h.append(f"{banner}</body></html>")
+    return "\n".join(h)
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+_VERDICT_RULE = (
+    "A statement holds when every group's 95% interval lies on the claimed side, does not hold "
+    f"when some group's interval lies wholly on the other side (each with at least "
+    f"{findings.MIN_SLICES} slices), and is 'not enough data' otherwise (an interval that "
+    f"includes zero, fewer than {findings.MIN_SLICES} slices, or nothing comparable)."
+)

@@ -1,14 +1,19 @@
 """Qualitative panels (paper Figs. 2, 3, 5) from the arrays saved by the runner.
 
 One panel per case: fully-sampled image, clean reconstruction, adversarial reconstruction and
-the fully-sampled image under the same perturbation (for rotations: the rotated target), each
-with the box drawn; a zoomed inset of the box below; and difference maps. Cases are the worst
+the fully-sampled image under the same perturbation, each with the box drawn; a zoomed inset of
+the box below; and difference maps. The fourth image is the stored ``reference`` array: for
+noise the fully-sampled image with the same noise added, for rotations the fully-sampled image
+rotated by the selected angle and rotated back (what interpolation alone does). Runs that stored
+the unrotated target as ``reference`` say so in the title instead of showing a zero difference
+as if it were a result. Cases are the worst
 and the median unit (by adversarial region SSIM) at the largest budget. Everything is read
 from ``arrays/*.npz`` named in ``results.csv``, never from memory.
 """
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import matplotlib
@@ -19,11 +24,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
+from advrecon.errors import InputFileError  # noqa: E402
 from advrecon.experiments.store import load_arrays  # noqa: E402
 from advrecon.report.figures import save  # noqa: E402
 from advrecon.report.tables import primary_rule  # noqa: E402
 
-__all__ = ["pick_cases", "panel", "make_panels"]
+__all__ = ["pick_cases", "panel", "reference_title", "make_panels"]
 
 
 def pick_cases(df: pd.DataFrame, attack: str) -> list[tuple[str, pd.Series]]:
@@ -55,15 +61,56 @@ def _zoom(img: np.ndarray, box, margin: int = 4) -> np.ndarray:
     return img[max(y - margin, 0) : y + h + margin, max(x - margin, 0) : x + w + margin]
 
 
+def _read(path: Path) -> dict[str, np.ndarray]:
+    """The saved arrays of a unit; a missing image or an unreadable file is a clear error."""
+    try:
+        a = load_arrays(path)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise InputFileError(
+            path,
+            f"cannot be read as saved arrays ({exc}); remove it to make the report "
+            "without this panel",
+        ) from None
+    missing = [k for k in ("target", "clean", "adversarial") if k not in a]
+    if missing:
+        raise InputFileError(path, f"has no {', '.join(map(repr, missing))} array")
+    shapes = {a[k].shape for k in ("target", "clean", "adversarial", "reference") if k in a}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+        raise InputFileError(path, f"images are not 2-D of one shape (got {sorted(shapes)})")
+    return a
+
+
+def reference_title(row: pd.Series, a: dict[str, np.ndarray]) -> tuple[str, bool]:
+    """Title of the 4th image and whether it is a real (stored) reference.
+
+    Returns:
+        ``(title, stored)``; ``stored`` is False when the run saved no reference distinct from
+        the target (older rotation runs saved the unrotated target).
+    """
+    ref = a.get("reference")
+    if row["attack"] == "noise":
+        title, trivial = "fully sampled + same noise", False
+    else:
+        angle = a.get("angle_deg", row.get("angle_deg", np.nan))
+        angle = float(np.asarray(angle, dtype=float).reshape(-1)[0])
+        deg = f"{angle:+.1f} deg" if np.isfinite(angle) else "the selected angle"
+        title = f"fully sampled, rotated {deg} and back"
+        # rotating by a non-zero angle and back never returns the target bit for bit
+        trivial = ref is not None and angle != 0 and np.array_equal(ref, a["target"])
+    if ref is None or trivial:
+        return f"{title}\n(not stored in this run)", False
+    return title, True
+
+
 def panel(row: pd.Series, run_dir: Path, out_dir: Path, name: str) -> Path:
     """One qualitative panel for a results row (see module docstring)."""
-    a = load_arrays(Path(run_dir) / row["arrays_file"])
+    a = _read(Path(run_dir) / row["arrays_file"])
     target, clean, adv = a["target"], a["clean"], a["adversarial"]
-    ref = a.get("reference", target)
+    ref_title, stored = reference_title(row, a)
+    ref = a["reference"] if stored else None
     box = tuple(int(v) for v in a["box"]) if "box" in a else None
     vmin, vmax = float(target.min()), float(target.max())
     noise = row["attack"] == "noise"
-    ref_title = "fully sampled + same noise" if noise else "rotated fully sampled"
     images = [
         (target, "fully sampled"),
         (clean, f"clean recon (SSIM {row['clean_ssim']:.3f})"),
@@ -74,11 +121,16 @@ def panel(row: pd.Series, run_dir: Path, out_dir: Path, name: str) -> Path:
         (np.abs(clean - target), "|clean - target|"),
         (np.abs(adv - target), "|adv - target|"),
         (np.abs(adv - clean), "|adv - clean|"),
-        (np.abs(ref - target), "|ref - target|"),
+        (None if ref is None else np.abs(ref - target), "|ref - target|"),
     ]
-    dmax = max(float(d.max()) for d, _ in diffs) or 1.0
+    dmax = max(float(d.max()) for d, _ in diffs if d is not None) or 1.0
     fig, axes = plt.subplots(3, 4, figsize=(10, 7.6))
     for j, (img, title) in enumerate(images):
+        if img is None:  # nothing stored: say so, show nothing that looks like a result
+            for i in range(3):
+                axes[i, j].axis("off")
+            axes[0, j].set_title(title, fontsize=8)
+            continue
         _show(axes[0, j], img, vmin, vmax, box, title)
         if box is not None:
             _show(axes[1, j], _zoom(img, box), vmin, vmax, None, "box (zoomed)")
@@ -90,7 +142,7 @@ def panel(row: pd.Series, run_dir: Path, out_dir: Path, name: str) -> Path:
     extra = f", angle {row['angle_deg']:.1f} deg" if "angle_deg" in row and not noise else ""
     fig.suptitle(
         f"{name}: {row['model']} {row['acceleration']}x, {row['attack']} {budget}"
-        f"{extra}, {row['file']} slice {row['slice']}, box '{row['box_label']}'",
+        f"{extra}, {row['file']} slice {row['slice']}, box '{row.get('box_label', '')}'",
         fontsize=10,
     )
     fig.tight_layout()

@@ -1,7 +1,8 @@
 """Summary tables from a run's tidy results (``results.csv``): means with 95% intervals.
 
 Every statistic is computed over *slices*: the rows of a slice (one per box) are averaged
-first, then the mean and a Student-t 95% confidence interval are taken over slices.
+first, then the mean and a Student-t 95% confidence interval (``scipy.stats.t``) are taken
+over slices; a group of one slice has a mean but no interval.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
+from scipy import stats
 
 from advrecon.errors import InputFileError
 
@@ -40,40 +42,6 @@ __all__ = [
 GROUP = ["model", "acceleration", "attack", "rule", "target"]
 #: Columns that identify a slice.
 SLICE = ["file", "slice"]
-
-# two-sided 95% Student-t quantiles for 1..30 degrees of freedom
-_T975 = [
-    12.706,
-    4.303,
-    3.182,
-    2.776,
-    2.571,
-    2.447,
-    2.365,
-    2.306,
-    2.262,
-    2.228,
-    2.201,
-    2.179,
-    2.160,
-    2.145,
-    2.131,
-    2.120,
-    2.110,
-    2.101,
-    2.093,
-    2.086,
-    2.080,
-    2.074,
-    2.069,
-    2.064,
-    2.060,
-    2.056,
-    2.052,
-    2.048,
-    2.045,
-    2.042,
-]
 
 
 @dataclass
@@ -137,7 +105,7 @@ def load_run(run_dir: str | Path) -> RunData:
     writer.writerow(header)
     writer.writerows([r[c] for c in header] for r in rows)
     buf.seek(0)
-    results = pd.read_csv(buf)
+    results = _checked(pd.read_csv(buf), path, RESULT_COLUMNS, RESULT_NUMERIC)
     cpath = run_dir / "rotation_curves.csv"
     try:
         curves = pd.read_csv(cpath) if cpath.is_file() and cpath.stat().st_size else pd.DataFrame()
@@ -156,28 +124,62 @@ def load_run(run_dir: str | Path) -> RunData:
         manifest = json.loads(mpath.read_text()) if mpath.is_file() else {}
     except (UnicodeDecodeError, ValueError) as exc:
         raise InputFileError(mpath, f"is not valid JSON ({_first_line(exc)})") from None
+    if not curves.empty:
+        curves = _checked(curves, cpath, CURVE_COLUMNS, CURVE_COLUMNS[4:])
     return RunData(run_dir, results, curves, config, text, manifest)
+
+
+#: Columns of ``results.csv`` the report reads (all must be present) ...
+RESULT_COLUMNS = (*GROUP, "budget", *SLICE, "box_index", "adv_ssim", "clean_ssim")
+#: ... and those of them that must be numbers (metrics may be empty: NaN).
+RESULT_NUMERIC = ("acceleration", "budget", "slice", "box_index", "adv_ssim", "clean_ssim")
+#: Columns of ``rotation_curves.csv`` the report reads; from ``acceleration`` on, numbers.
+CURVE_COLUMNS = ("model", "target", "file", "acceleration", "slice", "box_index", "angle", "ssim")
+_MAY_BE_EMPTY = {"adv_ssim", "clean_ssim", "ssim"}
+
+
+def _checked(df: pd.DataFrame, path: Path, columns: tuple, numeric: tuple) -> pd.DataFrame:
+    """``df`` with ``numeric`` columns as numbers, or one clear error naming the column/row."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputFileError(path, f"lacks the column(s) {', '.join(missing)} the report needs")
+    df = df.copy()
+    for c in numeric:
+        v = pd.to_numeric(df[c], errors="coerce")
+        bad = v.isna() & (df[c].notna() | (c not in _MAY_BE_EMPTY))
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            x = df[c].iloc[i]
+            what = "is empty" if pd.isna(x) else f"'{x}' is not a number"
+            raise InputFileError(path, f"column {c}, data row {i + 1}: {what}")
+        df[c] = v
+    return df
 
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def mean_ci(values: Any) -> tuple[float, float, float, int]:
-    """Mean and Student-t 95% interval of finite values: ``(mean, low, high, n)``.
+def mean_ci(values: Any, level: float = 0.95) -> tuple[float, float, float, int]:
+    """Mean and Student-t confidence interval of the finite values: ``(mean, low, high, n)``.
 
-    With one value the interval is ``(mean, mean)``; with none everything is NaN.
+    The interval is ``mean +- t_{(1+level)/2, n-1} * s / sqrt(n)`` with the quantile from
+    :func:`scipy.stats.t.ppf` (no table, no normal fallback). With fewer than two values there
+    is no interval: ``low`` and ``high`` are NaN (with none, the mean is NaN too).
+
+    Args:
+        values: 1-D array-like of floats; NaN/inf are dropped.
+        level: Coverage of the two-sided interval.
     """
-    v = np.asarray(values, dtype=float)
+    v = np.asarray(values, dtype=float).ravel()
     v = v[np.isfinite(v)]
     n = int(v.size)
     if n == 0:
         return math.nan, math.nan, math.nan, 0
     m = float(v.mean())
     if n == 1:
-        return m, m, m, 1
-    t = _T975[n - 2] if n - 1 <= len(_T975) else 1.96
-    half = t * float(v.std(ddof=1)) / math.sqrt(n)
+        return m, math.nan, math.nan, 1
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * float(v.std(ddof=1)) / math.sqrt(n)
     return m, m - half, m + half, n
 
 
