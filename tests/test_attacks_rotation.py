@@ -253,7 +253,7 @@ def test_target_is_true_complex_rss():
         (dict(select_by="l1"), "select_by"),
         (dict(grid="open"), "grid"),
         (dict(identity_at_zero="yes"), "identity_at_zero"),
-        (dict(theta_max=[5.0], step=1e-7), "million"),
+        (dict(theta_max=[5.0], step=1e-7), "100001 angles"),
         (dict(boxes=[Box(0, 0, 40, 4), Box(0, 0, 4, 4)]), "not inside"),
         (dict(boxes=[Box(0, 0, 4, -1), Box(0, 0, 4, 4)]), "empty"),
         (dict(mask=torch.ones(3, 1, 1, 24)), "does not fit"),

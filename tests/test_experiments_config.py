@@ -57,12 +57,33 @@ def test_minimal_config_defaults():
         ({"data": {"kind": "synthetic"}}, "data.root: required key is missing"),
         ({"slices": {"select": ["file1:x"]}}, "slices.select[0]"),
         ({"chunk_size": 0}, "chunk_size: must be >= 1"),
+        (
+            {"attacks": {"noise": {"eta": [0, 1], "image_eta": [2, -1]}}},
+            "attacks.noise.image_eta[1]: must be >= 0",
+        ),
     ],
 )
 def test_bad_values_name_the_key(change, message):
     with pytest.raises(ConfigError, match=None) as err:
         parse_config(_cfg(**change))
     assert message in str(err.value)
+
+
+def test_image_eta_restricts_the_complete_image_budgets():
+    from advrecon.boxes import Box
+    from advrecon.experiments.units import SliceRef, expand_units
+
+    ref = SliceRef("f", 0, (Box(1, 1, 8, 8),), (16, 16))
+    plain = parse_config(_cfg())
+    cfg = parse_config(_cfg(attacks={"noise": {"eta": [0, 0.5, 1], "image_eta": [1]}}))
+    assert parse_config(cfg.to_dict()) == cfg and cfg.hash() != plain.hash()
+
+    def budgets(c, target):
+        units = [u for b in expand_units(c, [ref]) for u in b.units]
+        return sorted({u.budget for u in units if u.target == target and u.attack == "noise"})
+
+    assert budgets(cfg, "region") == [0.0, 0.5, 1.0] and budgets(cfg, "image") == [1.0]
+    assert budgets(plain, "image") == [0.0, 0.5, 1.0]
 
 
 def test_hash_covers_results_not_run_settings(monkeypatch):

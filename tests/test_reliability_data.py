@@ -13,6 +13,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -118,14 +119,28 @@ def _config(tmp_path: Path, root: Path, csv: Path | None, annotated_only: bool =
     return parse_config(d)
 
 
-def test_run_refuses_degenerate_selected_slice_before_any_work(tmp_path, make_fastmri_file):
+def test_run_stops_at_a_degenerate_slice_and_writes_no_row_for_it(tmp_path, make_fastmri_file):
+    """Each slice is checked when it is loaded (never read twice): the run stops there."""
+    from advrecon.experiments.runner import run_experiment
+
     root = tmp_path / "data"
     make_fastmri_file(root / "file1.h5")
     kspace = _kspace(seed=1)
     kspace[2] = 0
     make_fastmri_file(root / "file2.h5", kspace=kspace, attrs={"max": 1.0})
+    config = _config(tmp_path, root, None)
+    source = DatasetSource(config)
+    bad = [r for r in source.refs() if (r.file, r.slice) == ("file2", 2)]
+    assert len(bad) == 1
     with pytest.raises(InputFileError, match="file2.h5: k-space slice 2 is all zero"):
-        DatasetSource(_config(tmp_path, root, None))
+        source.load(bad[0])
+    with pytest.raises(InputFileError, match="file2.h5: k-space slice 2 is all zero"):
+        run_experiment(config, progress=False)
+    results = config.run_dir() / "results.csv"
+    if results.exists():
+        df = pd.read_csv(results)
+        assert not ((df.file == "file2") & (df.slice == 2)).any()
+        assert df.clean_ssim.notna().all()
 
 
 def test_preview_checks_the_slices_it_shows(tmp_path, make_fastmri_file, capsys):

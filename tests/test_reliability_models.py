@@ -109,6 +109,14 @@ def test_good_output_passes_and_grad_check_only_applies_with_grad():
     assert out.requires_grad and out.shape == (2, *RECON)
 
 
+def test_one_channel_output_is_accepted_like_fastmri_models():
+    """fastMRI's U-Net returns (B, 1, h, w); a user model doing the same must still work."""
+    k, mask = data()
+    recon = CallableReconstructor(_Broken(lambda k: k.abs().sum(1, keepdim=True)), RECON)
+    out = recon(k.requires_grad_(), mask)
+    assert out.shape == (2, *RECON) and out.requires_grad
+
+
 def test_model_that_raises_is_a_model_error_with_cause():
     def forward(k, mask, nlf):
         raise IndexError("index 7 is out of bounds")

@@ -12,6 +12,7 @@ import argparse
 import importlib
 import logging
 import sys
+import warnings
 
 from advrecon import __version__
 from advrecon.errors import AdvreconError, RunInterrupted
@@ -41,6 +42,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (Ctrl-C at any point: 130, no traceback)."""
+    previous, warnings.formatwarning = warnings.formatwarning, _format_warning
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # e.g. while torch is still being imported
+        print("advrecon: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        warnings.formatwarning = previous
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings as one line for a user (no source line of the module that raised them)."""
+    return f"advrecon: warning: {message}\n"
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

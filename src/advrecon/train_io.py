@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -137,17 +136,17 @@ def read_resume(config: TrainConfig) -> dict[str, Any]:
 
 def save_state(path: Path, state: dict[str, Any]) -> None:
     """``torch.save`` of tensors and plain containers, atomically (a crash leaves the old one)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    from advrecon.experiments.store import atomic_write
+
+    atomic_write(path, lambda f: torch.save(state, f), "the training state")
 
 
 def export_checkpoint(best: Path, target: Path) -> None:
     """Copy the best checkpoint (one self-describing safetensors file) to ``target``."""
+    from advrecon.experiments.store import atomic_write
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(best, tmp)
-    tmp.replace(target)
+    atomic_write(target, best.read_bytes(), "the exported checkpoint")
     logger.info("exported %s -> %s", best, target)
 
 

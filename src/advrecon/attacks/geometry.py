@@ -115,20 +115,18 @@ def rotate(
     idx = _as_index(index, x.shape[0], x.device)
     B = x.shape[0] if idx is None else idx.numel()
     theta = _as_angles(theta_deg, B, x.device)
-    xs = x if idx is None else x[idx]
     if B == 0:
-        return xs.clone()
+        return (x if idx is None else x[idx]).clone()
     if method == "paper":
-        out = _paper_rotate(x, theta, idx)
-        exact = bool(identity_at_zero)
+        out = _paper_rotate(x, theta, idx)  # shares each image's upsampling across its angles
+        if not identity_at_zero:
+            return out
     else:
         rad = theta * (math.pi / 180.0)
+        xs = x if idx is None else x[idx]
         out = _fourier_rotate(xs, rad, _max_abs_rad(theta, max_abs_deg))
-        exact = True
-    if not exact:
-        return out
     keep = (theta == 0).reshape(B, *([1] * (x.ndim - 1)))
-    return torch.where(keep, xs, out)
+    return torch.where(keep, x if idx is None else x[idx], out)
 
 
 def _to_channels(x: torch.Tensor) -> tuple[torch.Tensor, tuple]:

@@ -63,6 +63,10 @@ from advrecon.boxes import Box
 from advrecon.errors import AdvreconError
 from advrecon.mri import center_crop, fft2c, ifft2c, kspace_to_target, rss
 
+#: Most angles one rotation grid may hold (0.01 deg steps over +-500 deg; the paper: 0.1 deg
+#: over +-5 deg); a finer or wider grid is an error, not hours of compute and an OOM.
+MAX_ANGLES = 100_001
+
 __all__ = ["GRIDS", "angle_grid", "rotation_attack"]
 
 GRIDS = ("inclusive", "exclusive")
@@ -88,9 +92,9 @@ def _check_grid_args(theta_max, step: float, grid: str) -> list[float]:
         raise AdvreconError(f"the angle step must be > 0 degrees, got {step}")
     if grid not in GRIDS:
         raise AdvreconError(f"grid must be one of {GRIDS}, got {grid!r}")
-    if max(tmaxes) / step > 1e6:
+    if 2 * math.floor(min(max(tmaxes) / step, 1e18) + 1e-9) + 1 > MAX_ANGLES:
         raise AdvreconError(
-            f"theta_max {max(tmaxes)} with step {step} gives more than 2 million angles; "
+            f"theta_max {max(tmaxes)} with step {step} gives more than {MAX_ANGLES} angles; "
             "use a larger step"
         )
     return tmaxes

@@ -242,17 +242,10 @@ class DatasetSource:
 
                 what = explain_no_boxes(ann, self.dataset.annotations, self.dataset.volumes)
             raise InputFileError(config.data.root, what)
+        # Headers and geometry are checked when the volumes are opened; the k-space of a slice
+        # (all zero, NaN, Inf) when it is loaded for its first unit, which then stops the run
+        # with an error naming file and slice: no slice is read twice, and no NaN row written.
         self._refs = _select(refs, config)
-        self._check(self._refs)
-
-    def _check(self, refs: list[SliceRef]) -> None:
-        """Read every selected slice once: degenerate data fails before any unit runs."""
-        volumes = {v.fname: v for v in self.dataset.volumes}
-        by_file: dict[str, list[int]] = {}
-        for r in refs:
-            by_file.setdefault(r.file, []).append(r.slice)
-        for file, slices in by_file.items():
-            volumes[file].check_slices(slices)
 
     def refs(self) -> list[SliceRef]:
         return list(self._refs)
@@ -654,12 +647,12 @@ T = TypeVar("T")
 def _together(info: DistInfo, step: Callable[[], T]) -> T:
     """Run a set-up step on every rank; if any rank fails, every rank raises (no one waits)."""
     value: Any = None
-    failure: AdvreconError | None = None
+    failure: BaseException | None = None
     try:
         value = step()
-    except AdvreconError as exc:
+    except BaseException as exc:  # also bugs and Ctrl-C: the other ranks must not wait
         failure = exc
-    errors = agree(info, None if failure is None else str(failure))
+    errors = agree(info, None if failure is None else (str(failure) or type(failure).__name__))
     if failure is not None:
         raise failure
     if errors:
@@ -678,6 +671,8 @@ def _finished(run_dir: Path, config_hash: str, ids: list[str]) -> bool:
         return False
     if read_manifest(run_dir).get("config_hash") != config_hash:
         return False  # prepare_run_dir explains
+    if any(run_dir.glob("*.rank*.csv")):
+        return False  # rank files not merged yet (a launch killed while merging)
     _, rows = TidyTable(run_dir / "results.csv").read(repair=False)
     return set(ids) <= {r["unit_id"] for r in rows}
 
@@ -724,12 +719,14 @@ def _merge_parts(run_dir: Path) -> int:
     """Rank 0, once every rank has finished: merge the rank files into the final tables."""
     final = run_dir / "results.csv"
     parts = sorted(run_dir.glob("results.rank*.csv"))
-    n_rows = merge_tables([final, *parts], final, first=KEY_COLUMNS)
     cparts = sorted(run_dir.glob("rotation_curves.rank*.csv"))
     curves = run_dir / "rotation_curves.csv"
+    # curves first: a kill between the two merges leaves results.csv incomplete, so the next
+    # launch merges again (results.csv is the commit point, as for a batch)
     merge_tables(
         [curves, *cparts], curves, key="curve_id", first=CURVE_COLUMNS, what="rotation curves"
     )
+    n_rows = merge_tables([final, *parts], final, first=KEY_COLUMNS)
     for p in [*parts, *cparts, *progress_files(run_dir)]:
         p.unlink(missing_ok=True)
     return n_rows

@@ -200,7 +200,7 @@ def expand_units(config: ExperimentConfig, refs: Sequence[SliceRef]) -> list[Uni
                             list(enumerate(ref.boxes)) if target == "region" else (_eval_boxes(ref))
                         )
                         for bi, box in boxes:
-                            for eta in config.noise.eta:
+                            for eta in config.noise.eta_for(target):
                                 units.append(
                                     WorkUnit(
                                         attack="noise",

@@ -204,6 +204,8 @@ class Reconstructor(nn.Module):
                 f"{masked_kspace.shape[1]}"
             )
         image = self.reconstruct(masked_kspace, mask, num_low_frequencies)
+        if isinstance(image, torch.Tensor) and image.ndim == 4 and image.shape[1] == 1:
+            image = image[:, 0]  # (B, 1, h, w), fastMRI's channel layout: one channel is fine
         check_output(image, masked_kspace, self.recon_size, self.label)
         return center_crop(image, self.recon_size)
 
