@@ -1,4 +1,4 @@
-"""Experiment configuration: YAML -> validated, frozen dataclasses.
+"""Experiment configuration: YAML -> validated, frozen pydantic models.
 
 An experiment config names the data, the slice selection, the models, the masks, the attacks
 and their budgets, the attack targets and the run settings. :func:`load_config` validates every
@@ -33,11 +33,32 @@ import json
 import logging
 import math
 import warnings
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic import Strict as _Strict
+from pydantic_core import PydanticCustomError
 
 from advrecon.errors import ConfigError, InputFileError
 
@@ -48,6 +69,7 @@ __all__ = [
     "ModelConfig",
     "NoiseAttackConfig",
     "RotationAttackConfig",
+    "AttacksConfig",
     "ExperimentConfig",
     "load_config",
     "parse_config",
@@ -85,10 +107,135 @@ class ConfigWarning(UserWarning):
 
 
 # --------------------------------------------------------------------------------------------
-# dataclasses
+# value types: each carries its check and its message
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DataConfig:
+def _fail(problem: str, at: str = "") -> PydanticCustomError:
+    """A validation error whose message is ``problem``; ``at`` extends the key path (``.step``)."""
+    return PydanticCustomError("config", problem, {"at": at} if at else None)
+
+
+def _as_list(v: Any) -> Any:
+    """A scalar where a list is expected counts as a list of one (``eta: 2.5``)."""
+    return (v,) if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)) else tuple(v)
+
+
+def _unique(v: tuple) -> tuple:
+    if len(set(v)) != len(v):
+        raise _fail("contains duplicate values")
+    return v
+
+
+def _one_of(choices: Sequence[str] | Callable[[], Sequence[str]]) -> Callable[[str], str]:
+    """Check that a string is one of ``choices`` (a callable: looked up on use)."""
+
+    def check(v: str) -> str:
+        names = tuple(choices() if callable(choices) else choices)
+        if v not in names:
+            close = difflib.get_close_matches(v, names, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise _fail(f"must be one of {', '.join(names)}, got '{v}'{hint}")
+        return v
+
+    return check
+
+
+def _choice(choices: Sequence[str] | Callable[[], Sequence[str]]) -> Any:
+    return Annotated[StrictStr, AfterValidator(_one_of(choices))]
+
+
+def _list_of(item: Any, unique: bool = True) -> Any:
+    """A non-empty list (a scalar is a list of one) of ``item``, as a tuple."""
+    items = Annotated[tuple[item, ...], BeforeValidator(_as_list), Field(min_length=1)]
+    return Annotated[items, AfterValidator(_unique)] if unique else items
+
+
+def _box_policies() -> tuple[str, ...]:
+    from advrecon.data.annotations import BOX_POLICIES
+
+    return tuple(BOX_POLICIES)
+
+
+#: A non-empty string; numbers and paths are written as text (``root: 2022`` is ``"2022"``).
+Text = Annotated[
+    StrictStr, BeforeValidator(lambda v: v if v is None else str(v)), Field(min_length=1)
+]
+Count = Annotated[StrictInt, Field(ge=0)]
+PositiveInt = Annotated[StrictInt, Field(ge=1)]
+#: Finite numbers (ints are accepted and stored as floats; ``allow_inf_nan`` is off).
+NonNegative = Annotated[float, _Strict(), Field(ge=0)]
+Positive = Annotated[float, _Strict(), Field(gt=0)]
+Budgets = _list_of(NonNegative)
+
+
+# --------------------------------------------------------------------------------------------
+# sections
+# --------------------------------------------------------------------------------------------
+class _Section(BaseModel):
+    """A frozen config section; an unknown key is rejected with a did-you-mean."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        """``None`` is an empty section; keys must be fields (or one of their aliases)."""
+        data = {} if data is None else data
+        if not isinstance(data, dict):
+            raise _fail(f"must be a mapping, got {type(data).__name__}")
+        allowed = [
+            key
+            for name, f in cls.model_fields.items()
+            for key in (
+                f.validation_alias.choices
+                if isinstance(f.validation_alias, AliasChoices)
+                else [name]
+            )
+        ]
+        for key in data:
+            if key not in allowed:
+                close = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(allowed)}"
+                raise _fail(f"unknown key; {hint}", at=str(key))
+        return data
+
+
+def _n_values(n: int) -> Callable[[tuple], tuple]:
+    def check(v: tuple) -> tuple:
+        if len(v) != n:
+            raise _fail(f"must be a list of {n} values, got {list(v)!r}")
+        return v
+
+    return check
+
+
+def _strict_type(t: Any) -> Any:
+    """A ``SynthConfig`` field type, strict, with ``tuple[int, int]`` as a list of 2 values."""
+    args = get_args(t)
+    if get_origin(t) in (Union, UnionType):
+        return Union[tuple(_strict_type(a) for a in args)]  # noqa: UP007 (built at run time)
+    if get_origin(t) is tuple:
+        if Ellipsis in args:
+            return tuple[_strict_type(args[0]), ...]
+        return Annotated[tuple[_strict_type(args[0]), ...], AfterValidator(_n_values(len(args)))]
+    return Annotated[t, _Strict()] if t in (int, float, str, bool) else t
+
+
+def _check_synthetic(synth: dict) -> None:
+    """``data.synthetic`` keys are ``SynthConfig`` fields of the right type and pass its checks."""
+    from advrecon.data.synthetic import SynthConfig
+
+    hints = get_type_hints(SynthConfig)
+    keys = {f.name: (_strict_type(hints[f.name]), None) for f in fields(SynthConfig)}
+    create_model("SynthConfig", __base__=_Section, **keys).model_validate(
+        {k: tuple(v) if isinstance(v, list) else v for k, v in synth.items()}
+    )
+    try:
+        SynthConfig(**synth)
+    except ConfigError as exc:
+        raise _fail(str(exc).removeprefix("synthetic data config: ")) from None
+
+
+class DataConfig(_Section):
     """Where the slices come from.
 
     Attributes:
@@ -99,10 +246,21 @@ class DataConfig:
         synthetic: Keyword arguments of ``SynthConfig`` (synthetic data only).
     """
 
-    kind: str = "synthetic"
-    root: str = "data/synthetic"
-    annotations: str | None = None
-    synthetic: dict[str, Any] = field(default_factory=dict)
+    kind: _choice(("fastmri", "synthetic")) = "fastmri"
+    root: Text
+    annotations: Text | None = None
+    synthetic: dict[str, Any] = {}
+
+    @field_validator("synthetic", mode="before")
+    @classmethod
+    def _synthetic(cls, v: Any, info: ValidationInfo) -> dict[str, Any]:
+        v = v or {}
+        if not isinstance(v, dict):
+            raise _fail("must be a mapping of SynthConfig fields")
+        if v and info.data.get("kind", "synthetic") != "synthetic":
+            raise _fail("only allowed with data.kind: synthetic")
+        _check_synthetic(v)
+        return dict(v)
 
     def annotations_path(self) -> Path | None:
         if self.annotations is not None:
@@ -112,8 +270,21 @@ class DataConfig:
         return None
 
 
-@dataclass(frozen=True)
-class SliceSelection:
+def _slice_pair(item: Any) -> Any:
+    """``"file:slice"`` or ``[file, slice]`` -> ``(file stem, slice)``."""
+    problem = f"expected 'file:slice' or [file, slice], got {item!r}"
+    if isinstance(item, str) and ":" in item:
+        file, _, num = item.rpartition(":")
+        try:
+            item = [file, int(num)]
+        except ValueError:
+            raise _fail(problem) from None
+    if not isinstance(item, (list, tuple)) or len(item) != 2:
+        raise _fail(problem)
+    return (Path(str(item[0])).stem, item[1])
+
+
+class SliceSelection(_Section):
     """Which slices are attacked.
 
     Attributes:
@@ -124,15 +295,22 @@ class SliceSelection:
         box_policy: fastMRI+ box policy passed to the data layer (``"all"``, ...).
     """
 
-    annotated_only: bool = True
-    one_per_volume: bool = False
-    max_slices: int | None = None
-    select: tuple[tuple[str, int], ...] | None = None
-    box_policy: str = "all"
+    annotated_only: StrictBool = True
+    one_per_volume: StrictBool = False
+    max_slices: PositiveInt | None = None
+    select: (
+        _list_of(Annotated[tuple[Text, Count], BeforeValidator(_slice_pair)], unique=False) | None
+    ) = None
+    box_policy: _choice(_box_policies) = "all"
 
 
-@dataclass(frozen=True)
-class MaskConfig:
+def _mask_seed(v: Any) -> Any:
+    if v == "per_volume" or (isinstance(v, int) and not isinstance(v, bool)):
+        return v
+    raise _fail(f"must be 'per_volume' or an integer, got {v!r}")
+
+
+class MaskConfig(_Section):
     """Undersampling masks.
 
     Attributes:
@@ -142,12 +320,17 @@ class MaskConfig:
             mask for a slice; or an ``int`` shared by all slices.
     """
 
-    type: str = "equispaced_fraction"
-    seed: str | int = "per_volume"
+    type: _choice(MASK_TYPES) = "equispaced_fraction"
+    seed: Annotated[str | int, BeforeValidator(_mask_seed)] = "per_volume"
 
 
-@dataclass(frozen=True)
-class ModelConfig:
+def _model_name(v: str) -> str:
+    if "@" in v or "/" in v or "," in v:
+        raise _fail("must not contain '@', '/' or ','")
+    return v
+
+
+class ModelConfig(_Section):
     """One reconstruction model at one acceleration.
 
     Exactly one of ``checkpoint``, ``shipped`` or ``spec`` says where the weights come from.
@@ -163,14 +346,51 @@ class ModelConfig:
         center_fraction: Fraction of fully sampled central columns (paper: 0.08 at 4x, 0.04 at 8x).
     """
 
-    name: str
-    arch: str = "custom"
-    preset: str | None = None
-    checkpoint: str | None = None
-    shipped: bool = False
-    spec: str | None = None
-    acceleration: int = 4
-    center_fraction: float = 0.08
+    name: Annotated[StrictStr, Field(min_length=1), AfterValidator(_model_name)]
+    arch: _choice(ARCHS) = "custom"
+    preset: StrictStr | None = None
+    checkpoint: Text | None = None
+    shipped: StrictBool = False
+    spec: Text | None = None
+    acceleration: PositiveInt = 4
+    center_fraction: Annotated[float, _Strict(), Field(gt=0, lt=1)] = 0.08
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelConfig:
+        """Exactly one weights source, and a preset that fits it."""
+        sources = [k for k in ("checkpoint", "shipped", "spec") if getattr(self, k)]
+        if self.arch == "zero_filled" and sources:
+            raise _fail("arch zero_filled takes no checkpoint, shipped or spec")
+        if self.arch != "zero_filled" and len(sources) != 1:
+            raise _fail(
+                "give exactly one of 'checkpoint', 'shipped: true' or 'spec' "
+                f"(got {', '.join(sources) or 'none'})"
+            )
+        if self.shipped and self.arch not in ("unet", "varnet"):
+            raise _fail("shipped weights exist for arch unet and varnet only", at="arch")
+        if self.preset is not None:
+            self._check_preset()
+        return self
+
+    def _check_preset(self) -> None:
+        """The preset is a size preset of :data:`advrecon.models.presets.PRESETS` for ``arch``."""
+        from advrecon.models.checkpoints import SHIPPED_PRESET
+        from advrecon.models.presets import PRESETS
+
+        if self.arch == "zero_filled" or self.spec is not None:
+            raise _fail(
+                "a preset applies only to checkpoint or shipped weights, not to a spec", "preset"
+            )
+        names = PRESETS.get(self.arch) or {n: 0 for presets in PRESETS.values() for n in presets}
+        try:
+            _one_of(tuple(names))(self.preset)
+        except PydanticCustomError as exc:
+            raise _fail(exc.message(), "preset") from None
+        if self.shipped and self.preset != SHIPPED_PRESET:
+            raise _fail(
+                f"the shipped weights are the '{SHIPPED_PRESET}' preset, not '{self.preset}'",
+                "preset",
+            )
 
     @property
     def key(self) -> str:
@@ -184,8 +404,49 @@ class ModelConfig:
         return str(self.checkpoint or self.spec or self.arch)
 
 
-@dataclass(frozen=True)
-class NoiseAttackConfig:
+class _ModelEntry(ModelConfig):
+    """One ``models:`` entry as written: a model at one or more accelerations."""
+
+    acceleration: PositiveInt | None = None
+    accelerations: _list_of(PositiveInt, unique=False) | None = None
+    center_fraction: Annotated[float, _Strict(), Field(gt=0, lt=1)] | None = None
+
+    @model_validator(mode="after")
+    def _one_acceleration_key(self) -> _ModelEntry:
+        if self.acceleration is not None and self.accelerations is not None:
+            raise _fail("give 'acceleration' or 'accelerations', not both")
+        if self.accelerations is not None and len(self.accelerations) > 1 and self.checkpoint:
+            raise _fail(
+                "one checkpoint serves one acceleration; add one model entry per acceleration",
+                "accelerations",
+            )
+        for a in self.accelerations or (self.acceleration or 4,):
+            if self.center_fraction is None and a not in DEFAULT_CENTER_FRACTION:
+                raise _fail(f"required for acceleration {a}", "center_fraction")
+        return self
+
+    def expand(self) -> list[ModelConfig]:
+        """One :class:`ModelConfig` per acceleration (the paper's centre fraction by default)."""
+        common = self.model_dump(exclude={"acceleration", "accelerations", "center_fraction"})
+        return [
+            ModelConfig(
+                **common,
+                acceleration=a,
+                center_fraction=self.center_fraction or DEFAULT_CENTER_FRACTION[a],
+            )
+            for a in self.accelerations or (self.acceleration or 4,)
+        ]
+
+
+_MODEL_ENTRIES = TypeAdapter(_list_of(_ModelEntry, unique=False))
+
+
+def _expand_models(v: Any) -> tuple[ModelConfig, ...]:
+    """``models:`` entries -> one :class:`ModelConfig` per (entry, acceleration)."""
+    return tuple(m for e in _MODEL_ENTRIES.validate_python(v) for m in e.expand())
+
+
+class NoiseAttackConfig(_Section):
     """Adversarial k-space noise (per-coil L2 ball of radius ``eta`` % of the coil's norm).
 
     Attributes:
@@ -195,23 +456,46 @@ class NoiseAttackConfig:
             default; ``reference``: exactly the authors' public code, last iterate, which uses
             only part of the budget, see :mod:`advrecon.attacks.noise`). The first rule runs
             on every model, the others only on the
-            models in ``rules_on`` (``None``: all models).
+            models in ``rules_on`` (``None``: all models). ``rule`` is accepted as a synonym.
         n_random: Random-noise baselines of the same norm per budget.
         image_eta: Budgets for the complete-image target (``None``: ``eta``). The
             complete-image attack is a comparison with the targeted one; a study that only
             needs it at the largest budget saves a third of the noise attacks' cost.
     """
 
-    eta: tuple[float, ...] = (0.0, 0.5, 1.0, 2.5)
-    steps: int = 10
-    step_size: float = 0.5
-    random_start: bool = True
-    objective: str = "mse"
-    rules: tuple[str, ...] = ("l2",)
-    rules_on: tuple[str, ...] | None = None
-    measured_only: bool = False
-    n_random: int = 1
-    image_eta: tuple[float, ...] | None = None
+    eta: Budgets
+    steps: Count = 10
+    step_size: Positive = 0.5
+    random_start: StrictBool = True
+    objective: _choice(OBJECTIVES) = "mse"
+    rules: _list_of(_choice(NOISE_RULES)) = Field(
+        ("l2",), validation_alias=AliasChoices("rules", "rule")
+    )
+    rules_on: _list_of(Text, unique=False) | None = None
+    measured_only: StrictBool = False
+    n_random: Count = 1
+    image_eta: Budgets | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_rules_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "rule" in data and "rules" in data:
+            raise _fail("give 'rule' or 'rules', not both")
+        return data
+
+    @model_validator(mode="after")
+    def _warn_large_budgets(self) -> NoiseAttackConfig:
+        """Budgets above :data:`ETA_WARN_PERCENT` are valid but usually a unit mistake."""
+        for key in ("eta", "image_eta"):
+            for i, e in enumerate(getattr(self, key) or ()):
+                if e > ETA_WARN_PERCENT:
+                    warnings.warn(
+                        f"attacks.noise.{key}[{i}]: {e:g} % is above {ETA_WARN_PERCENT:g} % of "
+                        "each coil's k-space norm (eta is in percent: 2.5 means 2.5 %)",
+                        ConfigWarning,
+                        stacklevel=2,
+                    )
+        return self
 
     def eta_for(self, target: str) -> tuple[float, ...]:
         """Budgets of the ``target`` (``"region"`` or ``"image"``)."""
@@ -223,8 +507,7 @@ class NoiseAttackConfig:
         return self.rules[:1]
 
 
-@dataclass(frozen=True)
-class RotationAttackConfig:
+class RotationAttackConfig(_Section):
     """Adversarial rotation: grid search over ``[-theta_max, theta_max]``.
 
     Attributes:
@@ -240,43 +523,139 @@ class RotationAttackConfig:
             false: resample at angle 0 as the authors' pipeline does).
     """
 
-    theta_max: tuple[float, ...] = (0.0, 1.0, 3.0, 5.0)
-    step: float = 0.1
-    interpolation: str = "paper"
-    select_by: str = "mse"
-    n_random: int = 1
-    grid: str = "inclusive"
-    identity_at_zero: bool = False
+    theta_max: Budgets
+    step: Positive = 0.1
+    interpolation: _choice(INTERPOLATIONS) = "paper"
+    select_by: _choice(SELECT_BY) = "mse"
+    n_random: Count = 1
+    grid: _choice(ROTATION_GRIDS) = "inclusive"
+    identity_at_zero: StrictBool = False
+
+    @model_validator(mode="after")
+    def _grid_size(self) -> RotationAttackConfig:
+        """The angle grid over ``+-max(theta_max)`` holds at most the attack's ``MAX_ANGLES``."""
+        from advrecon.attacks.rotation import MAX_ANGLES as MAX_ROTATION_ANGLES  # one bound
+
+        top, step = max(self.theta_max), self.step
+        n = 2 * int(math.floor(min(top / step, 1e18) + 1e-9)) + 1  # multiples of step in window
+        if n > MAX_ROTATION_ANGLES:
+            raise _fail(
+                f"a {step:g} deg grid over +-{top:g} deg has {n} angles, more than the maximum "
+                f"of {MAX_ROTATION_ANGLES}; use a larger step",
+                "step",
+            )
+        return self
 
 
-@dataclass(frozen=True)
-class ExperimentConfig:
+class AttacksConfig(_Section):
+    """The ``attacks:`` section: at least one of the threat models."""
+
+    noise: NoiseAttackConfig | None = None
+    rotation: RotationAttackConfig | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> AttacksConfig:
+        if self.noise is None and self.rotation is None:
+            raise _fail("configure at least one of 'noise' or 'rotation'")
+        return self
+
+
+def _device_problem(v: Any, allow_auto: bool = False) -> str | None:
+    """Why ``v`` is not a device usable here (``None``: it is)."""
+    import torch
+
+    if not isinstance(v, str) or not v:
+        return f"must be a device name such as cpu, cuda or cuda:0, got {v!r}"
+    if allow_auto and v == "auto":
+        return None
+    try:
+        dev = torch.device(v)
+    except (RuntimeError, ValueError, TypeError):
+        return f"'{v}' is not a device; use cpu, cuda, cuda:N or mps"
+    if dev.type not in DEVICE_TYPES:
+        return f"device type '{dev.type}' is not supported; use cpu, cuda, cuda:N or mps"
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            return f"'{v}' requested but CUDA is not available here; use cpu (--device cpu)"
+        if dev.index is not None and dev.index >= count:
+            return f"'{v}' requested but this machine has {count} CUDA device(s)"
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        return f"'{v}' requested but MPS is not available here; use cpu (--device cpu)"
+    return None
+
+
+def parse_device(v: Any, path: str = "device", allow_auto: bool = False) -> str:
+    """Check a device string: well-formed (``torch.device``) and present on this machine.
+
+    Args:
+        v: ``cpu``, ``cuda``, ``cuda:N``, ``mps`` (and ``auto`` when ``allow_auto``).
+        path: Key path or option for the message (``device``, ``--device``).
+        allow_auto: Accept ``auto`` (CUDA when available, else CPU).
+
+    Returns:
+        ``v`` unchanged.
+
+    Raises:
+        ConfigError: malformed, unsupported type, or CUDA/MPS not available here.
+    """
+    problem = _device_problem(v, allow_auto)
+    if problem is not None:
+        raise ConfigError(f"{path}: {problem}")
+    return v
+
+
+def _device(v: Any) -> str:
+    problem = _device_problem(v)
+    if problem is not None:
+        raise _fail(problem)
+    return v
+
+
+class ExperimentConfig(_Section):
     """A whole experiment (see the module docstring for the YAML form)."""
 
     data: DataConfig
-    models: tuple[ModelConfig, ...]
+    models: Annotated[tuple[ModelConfig, ...], BeforeValidator(_expand_models)]
+    attacks: AttacksConfig
     slices: SliceSelection = SliceSelection()
     masks: MaskConfig = MaskConfig()
-    noise: NoiseAttackConfig | None = None
-    rotation: RotationAttackConfig | None = None
-    targets: tuple[str, ...] = TARGETS
-    seed: int = 0
-    name: str = "experiment"
-    output: str = "runs"
-    device: str = "cpu"
-    chunk_size: int | None = None
-    arrays: str = "all"
+    targets: _list_of(_choice(TARGETS)) = TARGETS
+    seed: Count = 0
+    name: Text = "experiment"
+    output: Text = "runs"
+    device: Annotated[str, BeforeValidator(_device)] = "cpu"
+    chunk_size: PositiveInt | None = None
+    arrays: _choice(("all", "none")) = "all"
+
+    @model_validator(mode="after")
+    def _models_named_once(self) -> ExperimentConfig:
+        """``(name, acceleration)`` is unique; ``rules_on`` names configured models."""
+        seen: set[str] = set()
+        for m in self.models:
+            if m.key in seen:
+                raise _fail(f"model '{m.name}' at {m.acceleration}x is listed twice", "models")
+            seen.add(m.key)
+        names = {m.name for m in self.models}
+        for i, r in enumerate((self.noise and self.noise.rules_on) or ()):
+            if r not in names:
+                raise _fail(f"no model named '{r}'", f"attacks.noise.rules_on[{i}]")
+        return self
+
+    @property
+    def noise(self) -> NoiseAttackConfig | None:
+        """The noise attack (``attacks.noise``), if configured."""
+        return self.attacks.noise
+
+    @property
+    def rotation(self) -> RotationAttackConfig | None:
+        """The rotation attack (``attacks.rotation``), if configured."""
+        return self.attacks.rotation
 
     def to_dict(self) -> dict[str, Any]:
         """Plain (YAML/JSON-able) form that :func:`parse_config` reads back to an equal config."""
-        d = asdict(self)
-        attacks: dict[str, Any] = {}
-        for kind in ("noise", "rotation"):
-            if d[kind] is not None:
-                attacks[kind] = d[kind]
-        d.pop("noise")
-        d.pop("rotation")
-        d["attacks"] = attacks
+        d = self.model_dump()
+        d["attacks"] = {k: v for k, v in d["attacks"].items() if v is not None}
         return _plain(d)
 
     def hash(self) -> str:
@@ -299,7 +678,7 @@ class ExperimentConfig:
         """
         if kwargs.get("device") is not None:
             parse_device(kwargs["device"], "device")
-        return replace(self, **{k: v for k, v in kwargs.items() if v is not None})
+        return self.model_copy(update={k: v for k, v in kwargs.items() if v is not None})
 
     def check_paths(self) -> None:
         """Raise :class:`InputFileError` naming the first missing data/annotation/weights path."""
@@ -327,483 +706,53 @@ def _plain(x: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------------
-# validation helpers
+# pydantic errors -> one-line messages with the key path
 # --------------------------------------------------------------------------------------------
-def _fail(path: str, problem: str) -> ConfigError:
-    return ConfigError(f"{path}: {problem}" if path else problem)
+_MESSAGES = {
+    "missing": "required key is missing",
+    "bool_type": "must be true or false, got {input!r}",
+    "int_type": "must be an integer, got {input!r}",
+    "float_type": "must be a number, got {input!r}",
+    "finite_number": "must be a finite number, got {input}",
+    "string_type": "must be a non-empty string, got {input!r}",
+    "string_too_short": "must be a non-empty string, got {input!r}",
+    "greater_than_equal": "must be >= {ge:g}",
+    "greater_than": "must be > {gt:g}",
+    "less_than": "must be < {lt:g}",
+    "too_short": "must not be empty",
+    "model_type": "must be a mapping, got {kind}",
+    "dict_type": "must be a mapping, got {kind}",
+}
 
 
-def _check_keys(d: Any, allowed: list[str], path: str, required: tuple[str, ...] = ()) -> dict:
-    where = path or "config"
-    if d is None:
-        d = {}
-    if not isinstance(d, dict):
-        raise _fail(where, f"must be a mapping, got {type(d).__name__}")
-    for key in d:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else f"; allowed: {', '.join(allowed)}"
-            raise _fail(f"{path + '.' if path else ''}{key}", f"unknown key{hint}")
-    for key in required:
-        if key not in d:
-            raise _fail(f"{path + '.' if path else ''}{key}", "required key is missing")
-    return d
-
-
-def _bool(v: Any, path: str) -> bool:
-    if not isinstance(v, bool):
-        raise _fail(path, f"must be true or false, got {v!r}")
-    return v
-
-
-def _int(v: Any, path: str, minimum: int | None = None, allow_none: bool = False) -> int | None:
-    if v is None and allow_none:
-        return None
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise _fail(path, f"must be an integer, got {v!r}")
-    if minimum is not None and v < minimum:
-        raise _fail(path, f"must be >= {minimum}")
-    return v
-
-
-def _float(v: Any, path: str, minimum: float | None = None, strict: bool = False) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise _fail(path, f"must be a number, got {v!r}")
-    v = float(v)
-    if not math.isfinite(v):
-        raise _fail(path, f"must be a finite number, got {v}")
-    if minimum is not None and (v <= minimum if strict else v < minimum):
-        raise _fail(path, f"must be {'>' if strict else '>='} {minimum:g}")
-    return v
-
-
-def _str(v: Any, path: str, choices: tuple[str, ...] | None = None) -> str:
-    if not isinstance(v, str) or not v:
-        raise _fail(path, f"must be a non-empty string, got {v!r}")
-    if choices is not None and v not in choices:
-        close = difflib.get_close_matches(v, choices, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise _fail(path, f"must be one of {', '.join(choices)}, got '{v}'{hint}")
-    return v
-
-
-def _list(v: Any, path: str, nonempty: bool = True) -> list:
-    if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)):
-        v = [v]
-    if nonempty and not v:
-        raise _fail(path, "must not be empty")
-    return list(v)
-
-
-def _floats(v: Any, path: str, minimum: float = 0.0) -> tuple[float, ...]:
-    values = [_float(x, f"{path}[{i}]", minimum) for i, x in enumerate(_list(v, path))]
-    if len(set(values)) != len(values):
-        raise _fail(path, "contains duplicate values")
-    return tuple(values)
-
-
-def parse_device(v: Any, path: str = "device", allow_auto: bool = False) -> str:
-    """Check a device string: well-formed (``torch.device``) and present on this machine.
-
-    Args:
-        v: ``cpu``, ``cuda``, ``cuda:N``, ``mps`` (and ``auto`` when ``allow_auto``).
-        path: Key path or option for the message (``device``, ``--device``).
-        allow_auto: Accept ``auto`` (CUDA when available, else CPU).
-
-    Returns:
-        ``v`` unchanged.
-
-    Raises:
-        ConfigError: malformed, unsupported type, or CUDA/MPS not available here.
-    """
-    import torch
-
-    if not isinstance(v, str) or not v:
-        raise _fail(path, f"must be a device name such as cpu, cuda or cuda:0, got {v!r}")
-    if allow_auto and v == "auto":
-        return v
-    try:
-        dev = torch.device(v)
-    except (RuntimeError, ValueError, TypeError):
-        raise _fail(path, f"'{v}' is not a device; use cpu, cuda, cuda:N or mps") from None
-    if dev.type not in DEVICE_TYPES:
-        raise _fail(
-            path, f"device type '{dev.type}' is not supported; use cpu, cuda, cuda:N or mps"
-        )
-    if dev.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise _fail(
-                path, f"'{v}' requested but CUDA is not available here; use cpu (--device cpu)"
-            )
-        if dev.index is not None and dev.index >= count:
-            raise _fail(path, f"'{v}' requested but this machine has {count} CUDA device(s)")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise _fail(path, f"'{v}' requested but MPS is not available here; use cpu (--device cpu)")
-    return v
+def _config_error(exc: ValidationError) -> ConfigError:
+    """The first problem of a pydantic error as ``key.path[i]: what is wrong``."""
+    err = exc.errors(include_url=False)[0]
+    ctx = err.get("ctx") or {}
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+    at = ctx.get("at", "")
+    path = (path + (at if at.startswith("[") else f".{at}" if at else "")).lstrip(".")
+    template = _MESSAGES.get(err["type"])
+    if template is None:
+        message = err["msg"]
+    else:
+        message = template.format(input=err["input"], kind=type(err["input"]).__name__, **ctx)
+    return ConfigError(f"{path or 'config'}: {message}")
 
 
 # --------------------------------------------------------------------------------------------
-# section parsers
+# entry points
 # --------------------------------------------------------------------------------------------
-def _parse_data(d: Any) -> DataConfig:
-    d = _check_keys(d, ["kind", "root", "annotations", "synthetic"], "data", ("root",))
-    kind = _str(d.get("kind", "fastmri"), "data.kind", ("fastmri", "synthetic"))
-    root = _str(str(d["root"]) if d.get("root") is not None else None, "data.root")
-    ann = d.get("annotations")
-    if ann is not None:
-        ann = _str(str(ann), "data.annotations")
-    synth = d.get("synthetic") or {}
-    if not isinstance(synth, dict):
-        raise _fail("data.synthetic", "must be a mapping of SynthConfig fields")
-    if synth and kind != "synthetic":
-        raise _fail("data.synthetic", "only allowed with data.kind: synthetic")
-    _check_synthetic(synth)
-    return DataConfig(kind=kind, root=root, annotations=ann, synthetic=dict(synth))
-
-
-def _check_synthetic(synth: dict) -> None:
-    """``data.synthetic`` keys are ``SynthConfig`` fields of the right type and pass its checks."""
-    from dataclasses import fields
-
-    from advrecon.data.synthetic import SynthConfig
-
-    types = {f.name: str(f.type) for f in fields(SynthConfig)}
-    _check_keys(synth, list(types), "data.synthetic")
-    for key, value in synth.items():
-        _check_typed(value, f"data.synthetic.{key}", types[key])
-    try:
-        SynthConfig(**synth)
-    except ConfigError as exc:
-        raise _fail("data.synthetic", str(exc).removeprefix("synthetic data config: ")) from None
-
-
-def _check_typed(v: Any, path: str, type_: str) -> None:
-    """Check ``v`` against a simple annotation: int, float, str, tuple[...] (optionally | None)."""
-    base = type_.removesuffix(" | None")
-    if v is None and base != type_:
-        return
-    if base.startswith("tuple[") and base.endswith("]"):
-        inner = base[len("tuple[") : -1].split(", ")
-        if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)):
-            raise _fail(path, f"must be a list, got {v!r}")
-        if inner[-1] != "..." and len(v) != len(inner):
-            raise _fail(path, f"must be a list of {len(inner)} values, got {list(v)!r}")
-        for i, item in enumerate(v):
-            _check_typed(item, f"{path}[{i}]", inner[0])
-    elif base == "int":
-        _int(v, path)
-    elif base == "float":
-        _float(v, path)
-    elif base == "str":
-        _str(v, path)
-
-
-def _box_policies() -> tuple[str, ...]:
-    from advrecon.data.annotations import BOX_POLICIES
-
-    return tuple(BOX_POLICIES)
-
-
-def _parse_slices(d: Any) -> SliceSelection:
-    allowed = ["annotated_only", "one_per_volume", "max_slices", "select", "box_policy"]
-    d = _check_keys(d, allowed, "slices")
-    select = d.get("select")
-    pairs = None
-    if select is not None:
-        pairs = []
-        for i, item in enumerate(_list(select, "slices.select")):
-            p = f"slices.select[{i}]"
-            if isinstance(item, str) and ":" in item:
-                file, _, num = item.rpartition(":")
-                try:
-                    item = [file, int(num)]
-                except ValueError:
-                    raise _fail(
-                        p, f"expected 'file:slice' or [file, slice], got {item!r}"
-                    ) from None
-            if not isinstance(item, (list, tuple)) or len(item) != 2:
-                raise _fail(p, f"expected 'file:slice' or [file, slice], got {item!r}")
-            file = Path(_str(str(item[0]), p)).stem
-            pairs.append((file, _int(item[1], f"{p}[1]", 0)))
-        pairs = tuple(pairs)
-    return SliceSelection(
-        annotated_only=_bool(d.get("annotated_only", True), "slices.annotated_only"),
-        one_per_volume=_bool(d.get("one_per_volume", False), "slices.one_per_volume"),
-        max_slices=_int(d.get("max_slices"), "slices.max_slices", 1, allow_none=True),
-        select=pairs,
-        box_policy=_str(d.get("box_policy", "all"), "slices.box_policy", _box_policies()),
-    )
-
-
-def _parse_masks(d: Any) -> MaskConfig:
-    d = _check_keys(d, ["type", "seed"], "masks")
-    seed = d.get("seed", "per_volume")
-    if not (seed == "per_volume" or (isinstance(seed, int) and not isinstance(seed, bool))):
-        raise _fail("masks.seed", f"must be 'per_volume' or an integer, got {seed!r}")
-    return MaskConfig(
-        type=_str(d.get("type", "equispaced_fraction"), "masks.type", MASK_TYPES), seed=seed
-    )
-
-
-def _preset(v: Any, path: str, arch: str, shipped: bool, spec: Any) -> str | None:
-    """A size preset of :data:`advrecon.models.presets.PRESETS` valid for this model entry."""
-    if v is None:
-        return None
-    from advrecon.models.checkpoints import SHIPPED_PRESET
-    from advrecon.models.presets import PRESETS
-
-    if arch == "zero_filled" or spec is not None:
-        raise _fail(path, "a preset applies only to checkpoint or shipped weights, not to a spec")
-    names = (
-        tuple(PRESETS[arch])
-        if arch in PRESETS
-        else tuple(dict.fromkeys(name for presets in PRESETS.values() for name in presets))
-    )
-    v = _str(v, path, names)
-    if shipped and v != SHIPPED_PRESET:
-        raise _fail(path, f"the shipped weights are the '{SHIPPED_PRESET}' preset, not '{v}'")
-    return v
-
-
-def _parse_model(d: Any, i: int) -> list[ModelConfig]:
-    p = f"models[{i}]"
-    allowed = [
-        "name",
-        "arch",
-        "preset",
-        "checkpoint",
-        "shipped",
-        "spec",
-        "acceleration",
-        "accelerations",
-        "center_fraction",
-    ]
-    d = _check_keys(d, allowed, p, ("name",))
-    name = _str(d["name"], f"{p}.name")
-    if "@" in name or "/" in name or "," in name:
-        raise _fail(f"{p}.name", "must not contain '@', '/' or ','")
-    arch = _str(d.get("arch", "custom"), f"{p}.arch", ARCHS)
-    shipped = _bool(d.get("shipped", False), f"{p}.shipped")
-    checkpoint = d.get("checkpoint")
-    spec = d.get("spec")
-    sources = [
-        k for k, v in (("checkpoint", checkpoint), ("shipped", shipped), ("spec", spec)) if v
-    ]
-    if arch == "zero_filled":
-        if sources:
-            raise _fail(p, "arch zero_filled takes no checkpoint, shipped or spec")
-    elif len(sources) != 1:
-        raise _fail(
-            p,
-            "give exactly one of 'checkpoint', 'shipped: true' or 'spec' "
-            f"(got {', '.join(sources) or 'none'})",
-        )
-    if shipped and arch not in ("unet", "varnet"):
-        raise _fail(f"{p}.arch", "shipped weights exist for arch unet and varnet only")
-    if spec is not None:
-        spec = _str(str(spec), f"{p}.spec")
-    if checkpoint is not None:
-        checkpoint = _str(str(checkpoint), f"{p}.checkpoint")
-    if "acceleration" in d and "accelerations" in d:
-        raise _fail(p, "give 'acceleration' or 'accelerations', not both")
-    accs = d.get("accelerations", d.get("acceleration", 4))
-    key = "accelerations" if "accelerations" in d else "acceleration"
-    accs = [
-        _int(a, f"{p}.{key}" + (f"[{j}]" if key == "accelerations" else ""), 1)
-        for j, a in enumerate(_list(accs, f"{p}.{key}"))
-    ]
-    preset = _preset(d.get("preset"), f"{p}.preset", arch, shipped, spec)
-    if len(accs) > 1 and checkpoint is not None:
-        raise _fail(
-            f"{p}.accelerations",
-            "one checkpoint serves one acceleration; add one model entry per acceleration",
-        )
-    out = []
-    for a in accs:
-        cf = d.get("center_fraction", DEFAULT_CENTER_FRACTION.get(a))
-        if cf is None:
-            raise _fail(f"{p}.center_fraction", f"required for acceleration {a}")
-        cf = _float(cf, f"{p}.center_fraction", 0.0, strict=True)
-        if cf >= 1:
-            raise _fail(f"{p}.center_fraction", "must be < 1")
-        out.append(
-            ModelConfig(
-                name=name,
-                arch=arch,
-                preset=preset,
-                checkpoint=checkpoint,
-                shipped=shipped,
-                spec=spec,
-                acceleration=a,
-                center_fraction=cf,
-            )
-        )
-    return out
-
-
-def _parse_noise(d: Any) -> NoiseAttackConfig:
-    p = "attacks.noise"
-    allowed = [
-        "eta",
-        "steps",
-        "step_size",
-        "random_start",
-        "objective",
-        "rules",
-        "rule",
-        "rules_on",
-        "measured_only",
-        "n_random",
-        "image_eta",
-    ]
-    d = _check_keys(d, allowed, p, ("eta",))
-    if "rule" in d and "rules" in d:
-        raise _fail(p, "give 'rule' or 'rules', not both")
-    rk = "rules" if "rules" in d else "rule"
-    rules = tuple(
-        _str(r, f"{p}.{rk}[{i}]", NOISE_RULES)
-        for i, r in enumerate(_list(d.get(rk, ["l2"]), f"{p}.{rk}"))
-    )
-    if len(set(rules)) != len(rules):
-        raise _fail(f"{p}.{rk}", "contains duplicate values")
-    rules_on = d.get("rules_on")
-    if rules_on is not None:
-        rules_on = tuple(
-            _str(r, f"{p}.rules_on[{i}]") for i, r in enumerate(_list(rules_on, f"{p}.rules_on"))
-        )
-    eta = _floats(d["eta"], f"{p}.eta")
-    image_eta = d.get("image_eta")
-    if image_eta is not None:
-        image_eta = _floats(image_eta, f"{p}.image_eta")
-    for key, e, i in [("eta", e, i) for i, e in enumerate(eta)] + [
-        ("image_eta", e, i) for i, e in enumerate(image_eta or ())
-    ]:
-        if e > ETA_WARN_PERCENT:
-            warnings.warn(
-                f"{p}.{key}[{i}]: {e:g} % is above {ETA_WARN_PERCENT:g} % of each coil's k-space "
-                "norm (eta is in percent: 2.5 means 2.5 %)",
-                ConfigWarning,
-                stacklevel=2,
-            )
-    return NoiseAttackConfig(
-        eta=eta,
-        steps=_int(d.get("steps", 10), f"{p}.steps", 0),
-        step_size=_float(d.get("step_size", 0.5), f"{p}.step_size", 0.0, strict=True),
-        random_start=_bool(d.get("random_start", True), f"{p}.random_start"),
-        objective=_str(d.get("objective", "mse"), f"{p}.objective", OBJECTIVES),
-        rules=rules,
-        rules_on=rules_on,
-        measured_only=_bool(d.get("measured_only", False), f"{p}.measured_only"),
-        n_random=_int(d.get("n_random", 1), f"{p}.n_random", 0),
-        image_eta=image_eta,
-    )
-
-
-def _check_grid(theta_max: tuple[float, ...], step: float, p: str) -> None:
-    """The angle grid over ``+-max(theta_max)`` holds at most the attack's ``MAX_ANGLES``."""
-    from advrecon.attacks.rotation import MAX_ANGLES as MAX_ROTATION_ANGLES  # one bound
-
-    top = max(theta_max)
-    n = 2 * int(math.floor(min(top / step, 1e18) + 1e-9)) + 1  # multiples of step in the window
-    if n > MAX_ROTATION_ANGLES:
-        raise _fail(
-            f"{p}.step",
-            f"a {step:g} deg grid over +-{top:g} deg has {n} angles, more than the maximum of "
-            f"{MAX_ROTATION_ANGLES}; use a larger step",
-        )
-
-
-def _parse_rotation(d: Any) -> RotationAttackConfig:
-    p = "attacks.rotation"
-    allowed = [
-        "theta_max",
-        "step",
-        "interpolation",
-        "select_by",
-        "n_random",
-        "grid",
-        "identity_at_zero",
-    ]
-    d = _check_keys(d, allowed, p, ("theta_max",))
-    theta_max = _floats(d["theta_max"], f"{p}.theta_max")
-    step = _float(d.get("step", 0.1), f"{p}.step", 0.0, strict=True)
-    _check_grid(theta_max, step, p)
-    return RotationAttackConfig(
-        theta_max=theta_max,
-        step=step,
-        interpolation=_str(d.get("interpolation", "paper"), f"{p}.interpolation", INTERPOLATIONS),
-        select_by=_str(d.get("select_by", "mse"), f"{p}.select_by", SELECT_BY),
-        n_random=_int(d.get("n_random", 1), f"{p}.n_random", 0),
-        # grid: which angles a theta_max window holds; identity_at_zero: angle 0 unresampled
-        grid=_str(d.get("grid", "inclusive"), f"{p}.grid", ROTATION_GRIDS),
-        identity_at_zero=_bool(d.get("identity_at_zero", False), f"{p}.identity_at_zero"),
-    )
-
-
-_TOP_KEYS = [
-    "name",
-    "seed",
-    "device",
-    "chunk_size",
-    "output",
-    "data",
-    "slices",
-    "masks",
-    "models",
-    "attacks",
-    "targets",
-    "arrays",
-]
-
-
 def parse_config(d: Any) -> ExperimentConfig:
     """Validate a config mapping (as loaded from YAML) into an :class:`ExperimentConfig`.
 
     Raises:
         ConfigError: naming the key path of the first problem.
     """
-    d = _check_keys(d, _TOP_KEYS, "", ("data", "models", "attacks"))
-    models: list[ModelConfig] = []
-    for i, m in enumerate(_list(d["models"], "models")):
-        models.extend(_parse_model(m, i))
-    seen = set()
-    for m in models:
-        if m.key in seen:
-            raise _fail("models", f"model '{m.name}' at {m.acceleration}x is listed twice")
-        seen.add(m.key)
-    attacks = _check_keys(d["attacks"], ["noise", "rotation"], "attacks")
-    noise = _parse_noise(attacks["noise"]) if attacks.get("noise") is not None else None
-    rotation = _parse_rotation(attacks["rotation"]) if attacks.get("rotation") is not None else None
-    if noise is None and rotation is None:
-        raise _fail("attacks", "configure at least one of 'noise' or 'rotation'")
-    if noise is not None and noise.rules_on is not None:
-        names = {m.name for m in models}
-        for i, r in enumerate(noise.rules_on):
-            if r not in names:
-                raise _fail(f"attacks.noise.rules_on[{i}]", f"no model named '{r}'")
-    targets = tuple(
-        _str(t, f"targets[{i}]", TARGETS)
-        for i, t in enumerate(_list(d.get("targets", list(TARGETS)), "targets"))
-    )
-    if len(set(targets)) != len(targets):
-        raise _fail("targets", "contains duplicate values")
-    chunk = _int(d.get("chunk_size"), "chunk_size", 1, allow_none=True)
-    return ExperimentConfig(
-        data=_parse_data(d["data"]),
-        models=tuple(models),
-        slices=_parse_slices(d.get("slices")),
-        masks=_parse_masks(d.get("masks")),
-        noise=noise,
-        rotation=rotation,
-        targets=targets,
-        seed=_int(d.get("seed", 0), "seed", 0),
-        name=_str(str(d.get("name", "experiment")), "name"),
-        output=_str(str(d.get("output", "runs")), "output"),
-        device=parse_device(d.get("device", "cpu"), "device"),
-        chunk_size=chunk,
-        arrays=_str(d.get("arrays", "all"), "arrays", ("all", "none")),
-    )
+    try:
+        return ExperimentConfig.model_validate(d)
+    except ValidationError as exc:
+        raise _config_error(exc) from None
 
 
 def load_config(
