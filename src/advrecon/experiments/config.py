@@ -28,6 +28,7 @@ folder is ``<output>/<hash[:10]>``, so a resumed run finds its own folder again.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import logging
@@ -220,15 +221,21 @@ def _strict_type(t: Any) -> Any:
     return Annotated[t, _Strict()] if t in (int, float, str, bool) else t
 
 
-def _check_synthetic(synth: dict) -> None:
-    """``data.synthetic`` keys are ``SynthConfig`` fields of the right type and pass its checks."""
+@functools.cache
+def _synthetic_keys() -> type[_Section]:
+    """A section whose keys are the ``SynthConfig`` fields, with their (strict) types."""
     from advrecon.data.synthetic import SynthConfig
 
     hints = get_type_hints(SynthConfig)
     keys = {f.name: (_strict_type(hints[f.name]), None) for f in fields(SynthConfig)}
-    create_model("SynthConfig", __base__=_Section, **keys).model_validate(
-        {k: tuple(v) if isinstance(v, list) else v for k, v in synth.items()}
-    )
+    return create_model("SynthConfig", __base__=_Section, **keys)
+
+
+def _check_synthetic(synth: dict) -> None:
+    """``data.synthetic`` keys are ``SynthConfig`` fields of the right type and pass its checks."""
+    from advrecon.data.synthetic import SynthConfig
+
+    _synthetic_keys().model_validate(synth)
     try:
         SynthConfig(**synth)
     except ConfigError as exc:
