@@ -54,7 +54,15 @@ class FakeSource:
         return list(self._refs)
 
     def load(self, ref):
-        return SimpleNamespace(fname=ref.file, slice_num=ref.slice, recon_size=ref.recon_size)
+        """A :class:`advrecon.experiments.source.Slice` with all-zero k-space."""
+        kspace = torch.zeros(2, *ref.recon_size, dtype=torch.complex64)
+        return SimpleNamespace(
+            fname=ref.file,
+            slice_num=ref.slice,
+            recon_size=ref.recon_size,
+            kspace=kspace,
+            padding=None,
+        )
 
 
 def fake_loader(model_config, recon_size, device):
@@ -89,7 +97,7 @@ def fake_executor(batch, ctx, delay: float = 0.0):
             "target": img + 0.1,
             "clean": img + 0.05,
             "adversarial": img,
-            "reference": img + 0.2,
+            "reference": img + 0.2,  # an executor's old name: saved as "control"
             "box": np.asarray(u.box.as_tuple()),
         }
     if batch.kind == "rotation":
