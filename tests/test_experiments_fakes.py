@@ -11,6 +11,7 @@ import hashlib
 import os
 import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -63,6 +64,18 @@ class FakeSource:
             kspace=kspace,
             padding=None,
         )
+
+
+def child_pythonpath() -> str:
+    """``PYTHONPATH`` for a child process: these fakes and the advrecon under test.
+
+    Not only the fakes' folder: a child would then import whatever advrecon is installed,
+    which need not be the sources these tests run on.
+    """
+    import advrecon
+
+    pkg_root = Path(advrecon.__file__).resolve().parents[1]
+    return os.pathsep.join([str(Path(__file__).resolve().parent), str(pkg_root)])
 
 
 def fake_loader(model_config, recon_size, device):

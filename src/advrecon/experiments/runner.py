@@ -3,19 +3,27 @@
 :func:`run_experiment` expands the config into unit batches (:mod:`.units`), skips the units
 already in the run folder's ``results.csv``, shards the rest across ``torchrun`` ranks
 (:mod:`.distributed`), executes each batch with one attack call and appends one tidy row per
-unit (:mod:`.store`). Arrays for the qualitative panels go to ``arrays/<unit>.npz`` and the
-per-angle rotation curves to ``rotation_curves.csv``; figures are made from these files only.
+unit (:mod:`.store`) in the columns of :mod:`.schema`. Arrays for the qualitative panels go to
+``arrays/<unit>.npz`` and the per-angle rotation curves to ``rotation_curves.csv``; a completed
+run also writes ``results.parquet`` (:mod:`.parquet`). Figures are made from these files only.
 
 The three pieces that touch other packages are injectable, so the store/runner/sharding logic
 can be tested on its own and adapted if an API shifts:
 
-* ``source``: :class:`SliceSource` (``refs()`` and ``load(ref)``), default :class:`DatasetSource`
-  over :class:`advrecon.data.fastmri.SliceDataset`;
+* ``source``: :class:`~.source.SliceSource` (``refs()`` and ``load(ref)``), default
+  :class:`~.source.DatasetSource` over :class:`advrecon.data.fastmri.SliceDataset`;
 * ``model_loader(model_config, recon_size, device) -> Reconstructor``, default
-  :func:`default_model_loader` over :func:`advrecon.models.checkpoints.load_reconstructor`;
+  :func:`~.loading.default_model_loader` over
+  :func:`advrecon.models.checkpoints.load_reconstructor`;
 * ``executor(batch, context) -> BatchOutput``, default :func:`execute_batch`, which calls
   :func:`execute_noise_batch` / :func:`execute_rotation_batch` (the only code that calls
   :mod:`advrecon.attacks`).
+
+The run loop (:func:`_run` and its steps) opens the data, skips a finished run, prepares and
+locks the folder, executes this rank's batches (:func:`_execute`), then merges (:func:`_finish`).
+``DatasetSource``, ``default_model_loader``, ``make_mask`` and ``summary_table`` are re-exported
+here for compatibility; they live in :mod:`.source`, :mod:`.loading` and
+:mod:`advrecon.report.summary`.
 """
 
 from __future__ import annotations
