@@ -21,7 +21,7 @@ FAKES = Path(fakes.__file__)
 
 
 def _torchrun(out: Path, *args: str, **env_over: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(FAKES.parent), "OMP_NUM_THREADS": "1", **env_over}
+    env = {**os.environ, "PYTHONPATH": fakes.child_pythonpath(), "OMP_NUM_THREADS": "1", **env_over}
     cmd = [
         sys.executable,
         "-m",
@@ -49,7 +49,7 @@ def test_round_robin_shards_partition_the_batches():
 @pytest.mark.slow
 def test_two_gloo_ranks_equal_single_process(tmp_path):
     single, multi = tmp_path / "single", tmp_path / "multi"
-    env = {**os.environ, "PYTHONPATH": str(FAKES.parent)}
+    env = {**os.environ, "PYTHONPATH": fakes.child_pythonpath()}
     subprocess.run(
         [sys.executable, str(FAKES), str(single)],
         env=env,
@@ -94,7 +94,7 @@ def test_two_gloo_ranks_with_real_attacks_equal_single_process(tmp_path):
             finally:
                 sys.path.remove(str(FAKES.parent))
         else:
-            env = {**os.environ, "PYTHONPATH": str(FAKES.parent), "OMP_NUM_THREADS": "1"}
+            env = {**os.environ, "PYTHONPATH": fakes.child_pythonpath(), "OMP_NUM_THREADS": "1"}
             cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2"]
             cmd += ["--standalone", "-m", "advrecon", "run", str(path), "--no-progress"]
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)

@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import test_experiments_fakes as fakes  # noqa: E402
 
 from advrecon.cli import main  # noqa: E402
+from advrecon.experiments import schema  # noqa: E402
 from advrecon.experiments.config import load_config  # noqa: E402
 
 
@@ -33,7 +34,12 @@ def test_run_resume_and_report(tmp_path, capsys):
     df = pd.read_csv(run_dir / "results.csv")
     assert df.unit_id.is_unique and len(df) == 48
     noise = df[df.attack == "noise"]
-    assert set(noise.eta_percent) == {0, 2} and (noise.eta == noise.eta_percent / 100).all()
+    assert set(noise.budget) == {0, 2}
+    # the schema declares every column the real executors write, and no synonym of budget
+    assert set(df.columns) <= set(schema.COLUMNS)
+    assert not {"eta", "eta_percent", "theta_max", "theta_max_deg", "box_w"} & set(df.columns)
+    pq = pd.read_parquet(run_dir / "results.parquet")
+    assert pq.unit_id.tolist() == df.unit_id.tolist() and str(pq.acceleration.dtype) == "Int64"
     assert noise.adv_ssim.notna().all() and noise.noise_to_thermal.notna().all()
     rot = df[df.attack == "rotation"]
     assert (rot.angle_deg.abs() <= rot.budget + 1e-9).all()

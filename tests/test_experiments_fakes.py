@@ -11,6 +11,7 @@ import hashlib
 import os
 import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -54,7 +55,27 @@ class FakeSource:
         return list(self._refs)
 
     def load(self, ref):
-        return SimpleNamespace(fname=ref.file, slice_num=ref.slice, recon_size=ref.recon_size)
+        """A :class:`advrecon.experiments.source.Slice` with all-zero k-space."""
+        kspace = torch.zeros(2, *ref.recon_size, dtype=torch.complex64)
+        return SimpleNamespace(
+            fname=ref.file,
+            slice_num=ref.slice,
+            recon_size=ref.recon_size,
+            kspace=kspace,
+            padding=None,
+        )
+
+
+def child_pythonpath() -> str:
+    """``PYTHONPATH`` for a child process: these fakes and the advrecon under test.
+
+    Not only the fakes' folder: a child would then import whatever advrecon is installed,
+    which need not be the sources these tests run on.
+    """
+    import advrecon
+
+    pkg_root = Path(advrecon.__file__).resolve().parents[1]
+    return os.pathsep.join([str(Path(__file__).resolve().parent), str(pkg_root)])
 
 
 def fake_loader(model_config, recon_size, device):
@@ -89,7 +110,7 @@ def fake_executor(batch, ctx, delay: float = 0.0):
             "target": img + 0.1,
             "clean": img + 0.05,
             "adversarial": img,
-            "reference": img + 0.2,
+            "reference": img + 0.2,  # an executor's old name: saved as "control"
             "box": np.asarray(u.box.as_tuple()),
         }
     if batch.kind == "rotation":

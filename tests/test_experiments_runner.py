@@ -137,7 +137,7 @@ def test_truncated_table_is_repaired_and_completed(tmp_path, reference):
 
 
 def test_killed_run_resumes_without_loss_or_duplicates(tmp_path, reference):
-    env = {**os.environ, "PYTHONPATH": str(FAKES.parent)}
+    env = {**os.environ, "PYTHONPATH": fakes.child_pythonpath()}
     proc = subprocess.Popen(
         [sys.executable, str(FAKES), str(tmp_path), "0.05"],
         env=env,

@@ -211,7 +211,7 @@ def test_a_still_running_rank_of_an_earlier_launch_blocks_the_folder(tmp_path):
 
 
 def test_two_concurrent_processes_never_duplicate_units(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(FAKES.parent)}
+    env = {**os.environ, "PYTHONPATH": fakes.child_pythonpath()}
     cmd = [sys.executable, str(FAKES), str(tmp_path), "0.5"]  # slow: still running later
     first = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     lock = _cfg(tmp_path).run_dir() / "run.lock"
@@ -291,7 +291,7 @@ def test_signal_during_a_commit_waits_for_the_batch_to_be_written(tmp_path, monk
 
 
 def test_sigterm_exits_130_with_interrupted_manifest(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(FAKES.parent)}
+    env = {**os.environ, "PYTHONPATH": fakes.child_pythonpath()}
     proc = subprocess.Popen(
         [sys.executable, str(FAKES), str(tmp_path), "0.2"],
         env=env,

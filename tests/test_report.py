@@ -361,15 +361,15 @@ def test_report_replaces_stale_entries(tmp_path):
 # ---------------------------------------------------------------- rotation panel
 
 
-def _panel_axes(tmp_path, monkeypatch, reference_of):
+def _panel_axes(tmp_path, monkeypatch, reference_of, key="control"):
     """Axes (3 x 4, row-major) of the panel of a rotation row whose arrays hold
-    ``reference_of(target)`` as the reference."""
+    ``reference_of(target)`` as the control (under ``key``: ``reference`` in older runs)."""
     img = np.linspace(0, 1, 16 * 16, dtype=np.float32).reshape(16, 16)
     arrays = {
         "target": img,
         "clean": img * 0.9,
         "adversarial": img * 0.8,
-        "reference": reference_of(img),
+        key: reference_of(img),
         "box": np.array([2, 3, 5, 4]),
         "angle_deg": np.float32(-3.0),
     }
@@ -397,12 +397,13 @@ def _panel_axes(tmp_path, monkeypatch, reference_of):
     return axes, load_arrays(tmp_path / "arrays" / "u.npz")
 
 
-def test_rotation_panel_shows_the_stored_rotated_and_back_reference(tmp_path, monkeypatch):
-    axes, a = _panel_axes(tmp_path, monkeypatch, lambda t: np.roll(t, 1, axis=0))
+@pytest.mark.parametrize("key", ["control", "reference"])  # today's name, older runs' name
+def test_rotation_panel_shows_the_stored_rotated_and_back_reference(tmp_path, monkeypatch, key):
+    axes, a = _panel_axes(tmp_path, monkeypatch, lambda t: np.roll(t, 1, axis=0), key)
     assert "rotated -3.0 deg and back" in axes[3].get_title()
     assert "not stored" not in axes[3].get_title()
-    np.testing.assert_array_equal(axes[3].images[0].get_array(), a["reference"])
-    np.testing.assert_allclose(axes[11].images[0].get_array(), np.abs(a["reference"] - a["target"]))
+    np.testing.assert_array_equal(axes[3].images[0].get_array(), a[key])
+    np.testing.assert_allclose(axes[11].images[0].get_array(), np.abs(a[key] - a["target"]))
 
 
 def test_rotation_panel_of_an_old_run_says_the_reference_is_missing(tmp_path, monkeypatch):

@@ -40,7 +40,8 @@ def run_demo(
     """
     from advrecon.data.preview import write_preview
     from advrecon.experiments.config import load_config
-    from advrecon.experiments.runner import ensure_synthetic, run_experiment
+    from advrecon.experiments.runner import run_experiment
+    from advrecon.experiments.source import ensure_synthetic
     from advrecon.report.html import make_report
 
     path = Path(config_path) if config_path else default_config_path()

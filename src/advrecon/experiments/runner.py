@@ -3,19 +3,27 @@
 :func:`run_experiment` expands the config into unit batches (:mod:`.units`), skips the units
 already in the run folder's ``results.csv``, shards the rest across ``torchrun`` ranks
 (:mod:`.distributed`), executes each batch with one attack call and appends one tidy row per
-unit (:mod:`.store`). Arrays for the qualitative panels go to ``arrays/<unit>.npz`` and the
-per-angle rotation curves to ``rotation_curves.csv``; figures are made from these files only.
+unit (:mod:`.store`) in the columns of :mod:`.schema`. Arrays for the qualitative panels go to
+``arrays/<unit>.npz`` and the per-angle rotation curves to ``rotation_curves.csv``; a completed
+run also writes ``results.parquet`` (:mod:`.parquet`). Figures are made from these files only.
 
 The three pieces that touch other packages are injectable, so the store/runner/sharding logic
 can be tested on its own and adapted if an API shifts:
 
-* ``source``: :class:`SliceSource` (``refs()`` and ``load(ref)``), default :class:`DatasetSource`
-  over :class:`advrecon.data.fastmri.SliceDataset`;
+* ``source``: :class:`~.source.SliceSource` (``refs()`` and ``load(ref)``), default
+  :class:`~.source.DatasetSource` over :class:`advrecon.data.fastmri.SliceDataset`;
 * ``model_loader(model_config, recon_size, device) -> Reconstructor``, default
-  :func:`default_model_loader` over :func:`advrecon.models.checkpoints.load_reconstructor`;
+  :func:`~.loading.default_model_loader` over
+  :func:`advrecon.models.checkpoints.load_reconstructor`;
 * ``executor(batch, context) -> BatchOutput``, default :func:`execute_batch`, which calls
   :func:`execute_noise_batch` / :func:`execute_rotation_batch` (the only code that calls
   :mod:`advrecon.attacks`).
+
+The run loop (:func:`_run` and its steps) opens the data, skips a finished run, prepares and
+locks the folder, executes this rank's batches (:func:`_execute`), then merges (:func:`_finish`).
+``DatasetSource``, ``default_model_loader``, ``make_mask`` and ``summary_table`` are re-exported
+here for compatibility; they live in :mod:`.source`, :mod:`.loading` and
+:mod:`advrecon.report.summary`.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -38,7 +46,6 @@ from advrecon import __version__
 from advrecon.boxes import Box
 from advrecon.errors import (
     AdvreconError,
-    ConfigError,
     InputFileError,
     RunFolderBusyError,
     RunInterrupted,
@@ -54,7 +61,17 @@ from advrecon.experiments.distributed import (
     shard,
     shutdown,
 )
+from advrecon.experiments.loading import default_model_loader, make_mask
+from advrecon.experiments.parquet import write_parquet
 from advrecon.experiments.run_loop import Interrupts, Progress, check_finite, progress_files
+from advrecon.experiments.schema import ARRAY_KEYS, ARRAY_RENAMES, CURVE_COLUMNS, KEY_COLUMNS
+from advrecon.experiments.schema import results_row as _results_row
+from advrecon.experiments.source import (
+    DatasetSource,
+    SliceSource,
+    ensure_synthetic,
+    select_slices,
+)
 from advrecon.experiments.store import (
     LOCK,
     MANIFEST,
@@ -68,7 +85,8 @@ from advrecon.experiments.store import (
     save_arrays,
     update_manifest,
 )
-from advrecon.experiments.units import KEY_COLUMNS, REGION_SSIM, SliceRef, UnitBatch, expand_units
+from advrecon.experiments.units import SliceRef, UnitBatch, expand_units
+from advrecon.report.summary import summary_table
 
 __all__ = [
     "BatchContext",
@@ -83,23 +101,14 @@ __all__ = [
     "default_model_loader",
     "make_mask",
     "summary_table",
+    "ensure_synthetic",
+    "select_slices",
     "CURVE_COLUMNS",
+    "KEY_COLUMNS",
+    "ARRAY_KEYS",
 ]
 
 log = logging.getLogger(__name__)
-
-CURVE_COLUMNS = [
-    "curve_id",
-    "model",
-    "acceleration",
-    "target",
-    "file",
-    "slice",
-    "box_index",
-    "angle",
-]
-#: Unit-level arrays saved for the qualitative panels.
-ARRAY_KEYS = ("target", "clean", "adversarial", "reference", "box")
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,7 +121,7 @@ class BatchContext:
     Attributes:
         config: The experiment.
         model: The frozen reconstructor (``None`` only with custom executors/loaders).
-        sample: The slice (:class:`advrecon.data.fastmri.SliceSample` or a test double).
+        sample: The slice (:class:`~advrecon.experiments.source.Slice`).
         mask: Undersampling mask ``(1, 1, 1, W)`` of this slice (same for every model/attack).
         num_low_frequencies: Of the mask.
         device: Torch device.
@@ -123,7 +132,7 @@ class BatchContext:
     config: ExperimentConfig
     model: Any
     sample: Any
-    mask: torch.Tensor | None
+    mask: torch.Tensor
     num_low_frequencies: Any
     device: torch.device
     generator: torch.Generator
@@ -137,7 +146,8 @@ class BatchOutput:
     Attributes:
         rows: ``unit_id -> {metric: scalar}`` for every unit of the batch.
         arrays: ``unit_id -> {name: array}`` (``target``, ``clean``, ``adversarial``,
-            ``reference`` = fully-sampled image under the same perturbation, ``box``).
+            ``control`` = fully-sampled image under the same perturbation, ``box``; older
+            executors may call it ``reference``: it is saved as ``control``).
         curves: Tidy per-angle rows (rotation): the keys of :data:`CURVE_COLUMNS` but
             ``curve_id`` plus metrics.
     """
@@ -147,157 +157,8 @@ class BatchOutput:
     curves: list[dict[str, Any]] = field(default_factory=list)
 
 
-class SliceSource(Protocol):
-    def refs(self) -> list[SliceRef]: ...
-
-    def load(self, ref: SliceRef) -> Any: ...
-
-
 Executor = Callable[[UnitBatch, BatchContext], BatchOutput]
 ModelLoader = Callable[[ModelConfig, tuple[int, int], str], Any]
-
-
-# --------------------------------------------------------------------------------------------
-# default data source and model loader
-# --------------------------------------------------------------------------------------------
-def _select(refs: list[SliceRef], config: ExperimentConfig) -> list[SliceRef]:
-    """Apply ``one_per_volume`` (the middle eligible slice) and ``max_slices``."""
-    sel = config.slices
-    refs = sorted(refs, key=lambda r: (r.file, r.slice))
-    if sel.select is None and sel.one_per_volume:
-        by_file: dict[str, list[SliceRef]] = {}
-        for r in refs:
-            by_file.setdefault(r.file, []).append(r)
-        refs = [rs[len(rs) // 2] for rs in by_file.values()]
-    if sel.select is None and sel.max_slices is not None:
-        refs = refs[: sel.max_slices]
-    return refs
-
-
-def ensure_synthetic(config: ExperimentConfig) -> None:
-    """Generate the synthetic data folder if it holds no ``.h5`` files (the generator is atomic)."""
-    root = Path(config.data.root)
-    if root.is_dir() and any(root.glob("*.h5")):
-        return
-    from advrecon.data import synthetic
-
-    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in config.data.synthetic.items()}
-    try:
-        synth = synthetic.SynthConfig(**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"data.synthetic: {exc}") from None
-    synthetic.generate_dataset(root, synth)
-
-
-class DatasetSource:
-    """Slices of a fastMRI(-format) folder through :class:`advrecon.data.fastmri.SliceDataset`.
-
-    Args:
-        config: The experiment (``data`` and ``slices`` sections).
-    """
-
-    def __init__(self, config: ExperimentConfig) -> None:
-        from advrecon.data.fastmri import SliceDataset
-
-        self.config = config
-        ann = config.data.annotations_path()
-        if ann is not None and not ann.is_file():
-            if config.data.annotations is not None or config.slices.annotated_only:
-                raise InputFileError(ann, "annotation CSV not found (config key data.annotations)")
-            ann = None
-        sel = config.slices
-        slices = None
-        if sel.select is not None:
-            slices = {}
-            for f, s in sel.select:
-                slices.setdefault(f, []).append(s)
-        self.dataset = SliceDataset(
-            config.data.root,
-            annotations=ann,
-            annotated_only=sel.annotated_only and sel.select is None,
-            box_policy=sel.box_policy,
-            slices=slices,
-        )
-        self._where = {}
-        refs = []
-        for idx, (v, i) in enumerate(self.dataset.samples):
-            vol = self.dataset.volumes[v]
-            boxes = self.dataset.annotations.boxes(vol.fname, i) if self.dataset.annotations else []
-            ref = SliceRef(vol.fname, int(i), tuple(boxes), tuple(vol.recon_size))
-            self._where[(ref.file, ref.slice)] = idx
-            refs.append(ref)
-        if sel.select is not None:
-            missing = [f"{f}:{s}" for f, s in sel.select if (f, s) not in self._where]
-            if missing:
-                raise InputFileError(
-                    config.data.root,
-                    "selected slice(s) not found: "
-                    + ", ".join(missing)
-                    + " (config key slices.select)",
-                )
-        if not refs:
-            what = "no slices selected"
-            if ann is not None and sel.annotated_only:
-                from advrecon.data.annotations import explain_no_boxes
-
-                what = explain_no_boxes(ann, self.dataset.annotations, self.dataset.volumes)
-            raise InputFileError(config.data.root, what)
-        # Headers and geometry are checked when the volumes are opened; the k-space of a slice
-        # (all zero, NaN, Inf) when it is loaded for its first unit, which then stops the run
-        # with an error naming file and slice: no slice is read twice, and no NaN row written.
-        self._refs = _select(refs, config)
-
-    def refs(self) -> list[SliceRef]:
-        return list(self._refs)
-
-    def load(self, ref: SliceRef) -> Any:
-        return self.dataset[self._where[(ref.file, ref.slice)]]
-
-
-def default_model_loader(m: ModelConfig, recon_size: tuple[int, int], device: str) -> Any:
-    """Reconstructor for a model entry (checkpoint, shipped demo weights or ``module:callable``)."""
-    from advrecon.models import checkpoints
-    from advrecon.models.reconstructor import ZeroFilled
-
-    if m.arch == "zero_filled":
-        return ZeroFilled(recon_size).to(device).freeze()
-    if m.shipped:
-        spec: Any = checkpoints.shipped_weights(m.arch, m.acceleration)
-    elif m.checkpoint is not None:
-        spec = Path(m.checkpoint)
-        if not spec.exists():
-            raise InputFileError(spec, "checkpoint not found; edit the config to point at it")
-    else:
-        spec = m.spec
-    arch = m.arch if m.arch in ("unet", "varnet") else None
-    recon = checkpoints.load_reconstructor(
-        spec, recon_size, device=device, arch=arch, preset=m.preset
-    )
-    recon.label = f"{m.key} ({spec})"  # a misbehaving model's errors name the config entry
-    return recon.freeze()
-
-
-def make_mask(config: ExperimentConfig, m: ModelConfig, sample: Any) -> tuple[torch.Tensor, Any]:
-    """The slice's mask: fixed per volume, so every model/attack sees the same one.
-
-    With ``masks.seed: per_volume`` the seed is ``tuple(map(ord, fname))`` as in fastMRI's
-    validation data; an ``int`` seed is shared by all slices.
-
-    Returns:
-        ``(mask (1, 1, 1, W) float32, num_low_frequencies)``.
-    """
-    from advrecon.masks import create_mask_for_mask_type
-
-    func = create_mask_for_mask_type(config.masks.type, [m.center_fraction], [m.acceleration])
-    kspace = sample.kspace
-    shape = (1, *kspace.shape[-3:])
-    if config.masks.seed == "per_volume":
-        seed: Any = [tuple(map(ord, sample.fname))]
-    else:
-        seed = int(config.masks.seed)
-    padding = getattr(sample, "padding", None)
-    mask, nlf = func(shape, seed=seed, padding=tuple(padding) if padding is not None else None)
-    return mask.reshape(1, 1, 1, -1).float(), nlf
 
 
 # --------------------------------------------------------------------------------------------
@@ -553,24 +414,6 @@ def _array_name(uid: str) -> str:
     return uid.replace("/", "~").replace("@", "_") + ".npz"
 
 
-def summary_table(results_csv: Path) -> str:
-    """Mean region SSIM (adversarial) per model/acceleration/attack/rule/target and budget."""
-    import pandas as pd
-
-    if not Path(results_csv).is_file():
-        return ""
-    df = pd.read_csv(results_csv)
-    if df.empty or REGION_SSIM not in df.columns:
-        return ""
-    keys = ["model", "acceleration", "attack", "rule", "target"]
-    table = df.pivot_table(index=keys, columns="budget", values=REGION_SSIM, aggfunc="mean")
-    table.columns = [f"{c:g}" for c in table.columns]
-    return (
-        "mean region SSIM under attack (columns: budget, eta % or theta_max deg)\n"
-        + table.to_string(float_format=lambda x: f"{x:.3f}", na_rep="-")
-    )
-
-
 def run_experiment(
     config: ExperimentConfig,
     *,
@@ -604,15 +447,13 @@ def run_experiment(
             another run, a failed write (:class:`~advrecon.errors.StorageError`), NaN metrics,
             SIGINT/SIGTERM (:class:`~advrecon.errors.RunInterrupted`), ...
     """
-    from tqdm.auto import tqdm
-
     executor = executor or execute_batch
     model_loader = model_loader or default_model_loader
     info: DistInfo = init_distributed(config.device)
     try:
         with Interrupts() as interrupts:
             return _run(
-                config, info, executor, source, model_loader, max_units, progress, tqdm, interrupts
+                config, info, executor, source, model_loader, max_units, progress, interrupts
             )
     finally:
         shutdown(info)
@@ -732,28 +573,71 @@ def _merge_parts(run_dir: Path) -> int:
     return n_rows
 
 
-def _commit(run_dir: Path, config: ExperimentConfig, rows, out, results, curves) -> int:
-    """Write one batch: arrays, curves, then the rows (the commit point). Returns rows written."""
-    for row in rows:
-        uid = row["unit_id"]
-        if config.arrays == "all" and uid in out.arrays:
-            name = f"arrays/{_array_name(uid)}"
-            save_arrays(run_dir / name, out.arrays[uid])
-            row["arrays_file"] = name
-    for c in out.curves:
-        c["curve_id"] = _curve_id(c)
-    curves.append(out.curves)
-    return results.append(rows)
+@dataclass
+class _Launch:
+    """State of one launch of a run on this process (shared by the run-loop steps).
+
+    Attributes:
+        config: The experiment.
+        info: This process's place in the (distributed) run.
+        batches: Every batch of the experiment.
+        all_ids: Every unit id of the experiment.
+        lock: This process's lock of the run folder.
+        results: This process's results table (``results.csv`` or a rank file).
+        curves: This process's rotation-curve table.
+        new_dirs: Folders this launch creates (removed again if it fails before any result).
+        prog: Progress writer (set once the run folder is ready).
+        executed: Units computed by this process in this launch.
+    """
+
+    config: ExperimentConfig
+    info: DistInfo
+    batches: list[UnitBatch]
+    all_ids: list[str]
+    lock: RunLock
+    results: TidyTable
+    curves: TidyTable
+    new_dirs: list[Path]
+    prog: Progress | None = None
+    executed: int = 0
+
+    @property
+    def run_dir(self) -> Path:
+        return self.config.run_dir()
+
+    @property
+    def rank0(self) -> bool:
+        return self.info.rank == 0
+
+    @property
+    def total(self) -> int:
+        return len(self.all_ids)
 
 
-def _run(
-    config, info, executor, source, model_loader, max_units, progress, tqdm, interrupts=None
-) -> RunSummary:
-    interrupts = interrupts or Interrupts()
+def _new_launch(config: ExperimentConfig, info: DistInfo, batches: list[UnitBatch]) -> _Launch:
+    """The tables, lock and folders of this process (nothing is written yet)."""
     run_dir = config.run_dir()
-    chash = config.hash()
-    cfg_yaml = yaml.safe_dump(config.to_dict(), sort_keys=False)
-    manifest = {
+    part = f".rank{info.rank}" if info.distributed else ""
+    return _Launch(
+        config=config,
+        info=info,
+        batches=batches,
+        all_ids=[u.id for b in batches for u in b.units],
+        lock=RunLock(run_dir / (LOCK if info.rank == 0 else f"run.rank{info.rank}.lock"), run_dir),
+        results=TidyTable(run_dir / f"results{part}.csv", first=KEY_COLUMNS),
+        curves=TidyTable(
+            run_dir / f"rotation_curves{part}.csv",
+            key="curve_id",
+            first=CURVE_COLUMNS,
+            what="rotation curves",
+        ),
+        new_dirs=[d for d in (run_dir, *run_dir.parents) if not d.exists()],
+    )
+
+
+def _manifest(config: ExperimentConfig) -> dict[str, Any]:
+    """The fields a new run folder's manifest starts with."""
+    return {
         "advrecon_version": __version__,
         "torch_version": torch.__version__,
         "python": platform.python_version(),
@@ -761,43 +645,20 @@ def _run(
         "name": config.name,
         "status": "running",
     }
-    rank0 = info.rank == 0
-    if rank0 and source is None and config.data.kind == "synthetic":
-        _together(info, lambda: ensure_synthetic(config))
-    elif info.distributed:
-        _together(info, lambda: None)
-    # Open the data (folder, annotation CSV, slice selection) before the run folder is made, so
-    # that a bad input leaves no half-made run folder behind.
-    source, refs = _together(info, lambda: _open_source(config, source))
-    batches = expand_units(config, refs)
-    all_ids = [u.id for b in batches for u in b.units]
-    total = len(all_ids)
-    finished = _together(info, lambda: rank0 and _finished(run_dir, chash, all_ids))
-    if broadcast(info, finished):  # nothing to do: write nothing (works in a read-only folder)
-        if rank0:
-            _mark_complete(run_dir, total)
-        summary = summary_table(run_dir / "results.csv") if rank0 else ""
-        return RunSummary(run_dir, total, total, 0, True, summary, "complete", nothing_to_do=True)
 
-    new_dirs = [d for d in (run_dir, *run_dir.parents) if not d.exists()]
-    lock = RunLock(run_dir / (LOCK if rank0 else f"run.rank{info.rank}.lock"), run_dir)
-    dist_run = info.distributed
-    part = f".rank{info.rank}" if dist_run else ""
-    results = TidyTable(run_dir / f"results{part}.csv", first=KEY_COLUMNS)
-    curves = TidyTable(
-        run_dir / f"rotation_curves{part}.csv",
-        key="curve_id",
-        first=CURVE_COLUMNS,
-        what="rotation curves",
-    )
-    prog: Progress | None = None
-    executed = 0
+
+def _prepare_folder(run: _Launch) -> str:
+    """Make, lock and vet the run folder (rank 0 first, then the others). Returns the launch id."""
+    config, info, run_dir = run.config, run.info, run.run_dir
+    chash = config.hash()
+    cfg_yaml = yaml.safe_dump(config.to_dict(), sort_keys=False)
+    manifest = _manifest(config)
 
     def setup_rank0() -> str:
         prepare_run_dir(run_dir, chash, cfg_yaml, manifest, create=False)  # another config?
         with os_errors("create run folder", run_dir):
             run_dir.mkdir(parents=True, exist_ok=True)
-        lock.acquire()  # before anything is written: a refused second run touches nothing
+        run.lock.acquire()  # before anything is written: a refused second run touches nothing
         prepare_run_dir(run_dir, chash, cfg_yaml, manifest, create=True)
         for p in run_dir.glob("run.rank*.lock"):  # a worker of an earlier launch still running?
             RunLock(p, run_dir).probe()
@@ -806,130 +667,257 @@ def _run(
 
     def setup_other() -> None:
         prepare_run_dir(run_dir, chash, cfg_yaml, manifest, create=False)
-        lock.acquire()
+        run.lock.acquire()
 
+    launch = broadcast(info, _together(info, setup_rank0 if run.rank0 else lambda: ""))
+    if not run.rank0:
+        _together(info, setup_other)
+    elif info.distributed:
+        _together(info, lambda: None)
+    return launch
+
+
+def _provenance(config: ExperimentConfig, info: DistInfo) -> dict[str, Any]:
+    """Columns that say where every row comes from."""
+    return {
+        "advrecon_version": __version__,
+        "config_hash": config.hash()[:10],
+        "seed": config.seed,
+        "device_type": torch.device(info.device).type,
+    }
+
+
+class _Models:
+    """The model of the current batch: one in memory at a time (batches are model-major)."""
+
+    def __init__(self, loader: ModelLoader, device: str) -> None:
+        self.loader, self.device = loader, device
+        self._key: tuple | None = None
+        self._model: Any = None
+
+    def get(self, batch: UnitBatch) -> Any:
+        key = (batch.model.key, tuple(batch.ref.recon_size))
+        if key != self._key:
+            self._model = None  # free the previous one first
+            self._model = self.loader(batch.model, tuple(batch.ref.recon_size), self.device)
+            self._key = key
+        return self._model
+
+
+class _Slices:
+    """The slice of the current batch: each slice is read once (batches are slice-grouped)."""
+
+    def __init__(self, source: SliceSource) -> None:
+        self.source = source
+        self._key: tuple | None = None
+        self._sample: Any = None
+
+    def get(self, ref: SliceRef) -> Any:
+        if self._key != (ref.file, ref.slice):
+            self._sample = self.source.load(ref)
+            self._key = (ref.file, ref.slice)
+        return self._sample
+
+
+def _context(run: _Launch, batch: UnitBatch, model: Any, sample: Any) -> BatchContext:
+    """The executor's context of one batch (mask of the slice, generator of the batch)."""
+    mask, nlf = make_mask(run.config, batch.model, sample)
+    return BatchContext(
+        run.config,
+        model,
+        sample,
+        mask,
+        nlf,
+        torch.device(run.info.device),
+        torch.Generator().manual_seed(batch.seed),
+        run.config.chunk_size,
+    )
+
+
+def _rows(
+    batch: UnitBatch, out: BatchOutput, done: set[str], extra: dict[str, Any], dt: float
+) -> list[dict[str, Any]]:
+    """The rows of a batch's units not done yet, in the schema (:func:`.schema.results_row`)."""
+    rows = []
+    timing = {
+        "batch_key": batch.key,
+        "batch_seed": batch.seed,
+        "time_batch_s": dt,
+        "time_unit_s": dt / len(batch.units),
+    }
+    for u in batch.units:
+        if u.id in done:
+            continue
+        if u.id not in out.rows:
+            raise RuntimeError(f"executor returned no row for unit {u.id}")
+        rows.append(_results_row(u.key_columns(), out.rows[u.id], {**extra, **timing}))
+    return rows
+
+
+def _commit(run: _Launch, rows: list[dict[str, Any]], out: BatchOutput) -> int:
+    """Write one batch: arrays, curves, then the rows (the commit point). Returns rows written."""
+    for row in rows:
+        uid = row["unit_id"]
+        if run.config.arrays == "all" and uid in out.arrays:
+            name = f"arrays/{_array_name(uid)}"
+            arrays = {ARRAY_RENAMES.get(k, k): v for k, v in out.arrays[uid].items()}
+            save_arrays(run.run_dir / name, arrays)
+            row["arrays_file"] = name
+    for c in out.curves:
+        c["curve_id"] = _curve_id(c)
+    run.curves.append(out.curves)
+    return run.results.append(rows)
+
+
+def _execute(
+    run: _Launch,
+    executor: Executor,
+    source: SliceSource,
+    model_loader: ModelLoader,
+    done: set[str],
+    opts: tuple[int | None, bool, Interrupts],
+) -> None:
+    """Execute and commit this process's pending batches (``opts``: max units, bar, signals)."""
+    from tqdm.auto import tqdm
+
+    max_units, progress, interrupts = opts
+    mine = shard(run.batches, run.info)
+    pending = [b for b in mine if any(u.id not in done for u in b.units)]
+    name = run.config.name
+    bar = tqdm(
+        total=sum(len(b.units) for b in mine),
+        initial=sum(u.id in done for b in mine for u in b.units),
+        unit="unit",
+        desc=f"{name} rank{run.info.rank}" if run.info.distributed else name,
+        disable=not progress or not run.rank0,
+        dynamic_ncols=True,
+    )
+    extra = _provenance(run.config, run.info)
+    models, slices = _Models(model_loader, run.info.device), _Slices(source)
     try:
-        launch = broadcast(info, _together(info, setup_rank0 if rank0 else lambda: ""))
-        if not rank0:
-            _together(info, setup_other)
-        elif dist_run:
-            _together(info, lambda: None)
-        done = _together(info, lambda: _done_units(run_dir, results, dist_run))
-        base_done = len(done.intersection(all_ids))
-        prog = Progress(run_dir, launch, info.rank, total, base_done)
-        _together(info, prog.start)  # everyone has read the done set before anyone writes
-
-        mine = shard(batches, info)
-        my_total = sum(len(b.units) for b in mine)
-        my_done = sum(u.id in done for b in mine for u in b.units)
-        pending = [b for b in mine if any(u.id not in done for u in b.units)]
-        bar = tqdm(
-            total=my_total,
-            initial=my_done,
-            unit="unit",
-            desc=f"{config.name} rank{info.rank}" if dist_run else config.name,
-            disable=not progress or not rank0,
-            dynamic_ncols=True,
-        )
-        provenance = {
-            "advrecon_version": __version__,
-            "config_hash": chash[:10],
-            "seed": config.seed,
-            "device_type": torch.device(info.device).type,
-        }
-        models: dict[tuple, Any] = {}
-        sample_cache: tuple[Any, Any] = (None, None)
-        try:
-            for batch in pending:
-                if max_units is not None and executed >= max_units:
-                    break
-                ref = batch.ref
-                if sample_cache[0] != (ref.file, ref.slice):
-                    sample_cache = ((ref.file, ref.slice), source.load(ref))
-                sample = sample_cache[1]
-                mkey = (batch.model.key, tuple(ref.recon_size))
-                if mkey not in models:
-                    models.clear()  # one model in memory at a time
-                    models[mkey] = model_loader(batch.model, tuple(ref.recon_size), info.device)
-                mask, nlf = (
-                    make_mask(config, batch.model, sample)
-                    if hasattr(sample, "kspace")
-                    else (None, None)
-                )
-                gen = torch.Generator().manual_seed(batch.seed)
-                ctx = BatchContext(
-                    config,
-                    models[mkey],
-                    sample,
-                    mask,
-                    nlf,
-                    torch.device(info.device),
-                    gen,
-                    config.chunk_size,
-                )
-                t0 = time.perf_counter()
-                out = executor(batch, ctx)
-                dt = time.perf_counter() - t0
-                rows = []
-                for u in batch.units:
-                    if u.id in done:
-                        continue
-                    if u.id not in out.rows:
-                        raise RuntimeError(f"executor returned no row for unit {u.id}")
-                    row = {
-                        **u.key_columns(),
-                        **out.rows[u.id],
-                        **provenance,
-                        "batch_key": batch.key,
-                        "batch_seed": batch.seed,
-                        "time_batch_s": dt,
-                        "time_unit_s": dt / len(batch.units),
-                    }
-                    row.update(u.key_columns())  # executors cannot overwrite the identity
-                    rows.append(row)
-                check_finite(batch, {r["unit_id"]: r for r in rows})
-                with interrupts.commit():  # the batch and its count: all or nothing
-                    n = _commit(run_dir, config, rows, out, results, curves)
-                    done.update(r["unit_id"] for r in rows)
-                    executed += n
-                    bar.update(n)
-                    prog.advance(n)
-        finally:
-            bar.close()
-            if not rank0:
-                lock.release()
-
-        barrier(info)  # every rank has finished: only now are the parts merged
-
-        def finish() -> int:
-            n_rows = _merge_parts(run_dir)
-            status = "complete" if n_rows >= total else "partial"
-            prog.status(status, done=n_rows)
-            return n_rows
-
-        with interrupts.commit():
-            n_rows = _together(info, finish if rank0 else lambda: 0)
-    except (RunInterrupted, KeyboardInterrupt) as exc:
-        if prog is not None:
-            prog.final("interrupted")
-        _discard_if_empty(info, lock, new_dirs, executed)
-        saved = f"{prog.done()}/{total} units" if prog is not None and rank0 else "the results"
-        raise RunInterrupted(
-            f"{str(exc) or 'interrupted'}; {saved} are saved in {run_dir}; "
-            "run the same command again to resume"
-        ) from None
-    except BaseException as exc:
-        if prog is not None:
-            prog.final("failed", error=str(exc) or type(exc).__name__)
-        _discard_if_empty(info, lock, new_dirs, executed)
-        raise
+        for batch in pending:
+            if max_units is not None and run.executed >= max_units:
+                break
+            ctx = _context(run, batch, models.get(batch), slices.get(batch.ref))
+            t0 = time.perf_counter()
+            out = executor(batch, ctx)
+            rows = _rows(batch, out, done, extra, time.perf_counter() - t0)
+            check_finite(batch, {r["unit_id"]: r for r in rows})
+            with interrupts.commit():  # the batch and its count: all or nothing
+                n = _commit(run, rows, out)
+                done.update(r["unit_id"] for r in rows)
+                run.executed += n
+                bar.update(n)
+                run.prog.advance(n)
     finally:
-        lock.release()
+        bar.close()
+        if not run.rank0:
+            run.lock.release()
 
+
+def _finish(run: _Launch, interrupts: Interrupts) -> int:
+    """Once every rank is done: merge the parts, write Parquet and the final status (rank 0)."""
+    barrier(run.info)  # every rank has finished: only now are the parts merged
+
+    def finish() -> int:
+        n_rows = _merge_parts(run.run_dir)
+        status = "complete" if n_rows >= run.total else "partial"
+        if status == "complete":
+            write_parquet(run.run_dir / "results.csv")
+        run.prog.status(status, done=n_rows)
+        return n_rows
+
+    with interrupts.commit():
+        return _together(run.info, finish if run.rank0 else lambda: 0)
+
+
+def _launch(run: _Launch, executor, source, model_loader, opts) -> int:
+    """Prepare the folder, execute the pending batches, merge. Returns rows in the table."""
+    launch = _prepare_folder(run)
+    done = _together(run.info, lambda: _done_units(run.run_dir, run.results, run.info.distributed))
+    base_done = len(done.intersection(run.all_ids))
+    run.prog = Progress(run.run_dir, launch, run.info.rank, run.total, base_done)
+    _together(run.info, run.prog.start)  # everyone has read the done set before anyone writes
+    _execute(run, executor, source, model_loader, done, opts)
+    return _finish(run, opts[2])
+
+
+def _failed(run: _Launch, exc: BaseException) -> BaseException:
+    """Record a stop or failure in the manifest, clean up an empty folder; the error to raise."""
+    stopped = isinstance(exc, (RunInterrupted, KeyboardInterrupt))
+    if run.prog is not None:
+        extra = {} if stopped else {"error": str(exc) or type(exc).__name__}
+        run.prog.final("interrupted" if stopped else "failed", **extra)
+    _discard_if_empty(run.info, run.lock, run.new_dirs, run.executed)
+    if not stopped:
+        return exc
+    saved = f"{run.prog.done()}/{run.total} units" if run.prog and run.rank0 else "the results"
+    return RunInterrupted(
+        f"{str(exc) or 'interrupted'}; {saved} are saved in {run.run_dir}; "
+        "run the same command again to resume"
+    )
+
+
+def _run(
+    config: ExperimentConfig,
+    info: DistInfo,
+    executor: Executor,
+    source: SliceSource | None,
+    model_loader: ModelLoader,
+    max_units: int | None,
+    progress: bool,
+    interrupts: Interrupts | None = None,
+) -> RunSummary:
+    """The run on this process: open the data, skip a finished run, launch, summarise."""
+    interrupts = interrupts or Interrupts()
+    rank0 = info.rank == 0
+    if rank0 and source is None and config.data.kind == "synthetic":
+        _together(info, lambda: ensure_synthetic(config))
+    elif info.distributed:
+        _together(info, lambda: None)
+    # Open the data (folder, annotation CSV, slice selection) before the run folder is made, so
+    # that a bad input leaves no half-made run folder behind.
+    source, refs = _together(info, lambda: _open_source(config, source))
+    run = _new_launch(config, info, expand_units(config, refs))
+    if _already_finished(run):
+        return _nothing_to_do(run)
+    try:
+        n_rows = _launch(run, executor, source, model_loader, (max_units, progress, interrupts))
+    except BaseException as exc:
+        err = _failed(run, exc)
+        if err is exc:
+            raise
+        raise err from None
+    finally:
+        run.lock.release()
+    return _summary(run, n_rows)
+
+
+def _already_finished(run: _Launch) -> bool:
+    """Whether ``results.csv`` holds every unit already (agreed by every rank)."""
+    chash = run.config.hash()
+    finished = _together(run.info, lambda: run.rank0 and _finished(run.run_dir, chash, run.all_ids))
+    return bool(broadcast(run.info, finished))
+
+
+def _nothing_to_do(run: _Launch) -> RunSummary:
+    """A finished run re-opened: write nothing (works in a read-only folder)."""
+    if run.rank0:
+        _mark_complete(run.run_dir, run.total)
+    summary = summary_table(run.run_dir / "results.csv") if run.rank0 else ""
+    total = run.total
+    return RunSummary(run.run_dir, total, total, 0, True, summary, "complete", nothing_to_do=True)
+
+
+def _summary(run: _Launch, n_rows: int) -> RunSummary:
+    """The outcome of a launch (rank 0 reads the merged table)."""
+    total, rank0 = run.total, run.rank0
     status = ("complete" if n_rows >= total else "partial") if rank0 else ""
-    summary = summary_table(run_dir / "results.csv") if rank0 else ""
-    done_count = n_rows if rank0 else len(results.keys())
-    return RunSummary(run_dir, total, done_count, executed, n_rows >= total, summary, status)
+    summary = summary_table(run.run_dir / "results.csv") if rank0 else ""
+    done_count = n_rows if rank0 else len(run.results.keys())
+    return RunSummary(
+        run.run_dir, total, done_count, run.executed, n_rows >= total, summary, status
+    )
 
 
 def _discard_if_empty(info: DistInfo, lock: RunLock, new_dirs: list[Path], executed: int) -> None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from advrecon.boxes import Box
 from advrecon.experiments.config import ExperimentConfig, ModelConfig
+from advrecon.experiments.schema import KEY_COLUMNS
 
 __all__ = [
     "SliceRef",
@@ -37,24 +38,6 @@ __all__ = [
     "RANDOM_SSIM",
 ]
 
-#: Columns that identify a unit (first columns of the results table, in this order).
-KEY_COLUMNS = [
-    "unit_id",
-    "model",
-    "acceleration",
-    "attack",
-    "rule",
-    "target",
-    "budget",
-    "file",
-    "slice",
-    "box_index",
-    "box_label",
-    "box_x",
-    "box_y",
-    "box_width",
-    "box_height",
-]
 #: Canonical metric columns the report reads (region = the unit's evaluation box).
 CLEAN_SSIM = "clean_ssim"
 REGION_SSIM = "adv_ssim"

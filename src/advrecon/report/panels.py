@@ -2,11 +2,12 @@
 
 One panel per case: fully-sampled image, clean reconstruction, adversarial reconstruction and
 the fully-sampled image under the same perturbation, each with the box drawn; a zoomed inset of
-the box below; and difference maps. The fourth image is the stored ``reference`` array: for
-noise the fully-sampled image with the same noise added, for rotations the fully-sampled image
-rotated by the selected angle and rotated back (what interpolation alone does). Runs that stored
-the unrotated target as ``reference`` say so in the title instead of showing a zero difference
-as if it were a result. Cases are the worst
+the box below; and difference maps. The fourth image is the stored ``control`` array
+(``reference`` in run folders written before the results schema): for noise the fully-sampled
+image with the same noise added, for rotations the fully-sampled image rotated by the selected
+angle and rotated back (what interpolation alone does). Runs that stored the unrotated target
+as the control say so in the title instead of showing a zero difference as if it were a
+result. Cases are the worst
 and the median unit (by adversarial region SSIM) at the largest budget. Everything is read
 from ``arrays/*.npz`` named in ``results.csv``, never from memory.
 """
@@ -71,10 +72,12 @@ def _read(path: Path) -> dict[str, np.ndarray]:
             f"cannot be read as saved arrays ({exc}); remove it to make the report "
             "without this panel",
         ) from None
+    if "control" not in a and "reference" in a:  # run folders before the results schema
+        a["control"] = a.pop("reference")
     missing = [k for k in ("target", "clean", "adversarial") if k not in a]
     if missing:
         raise InputFileError(path, f"has no {', '.join(map(repr, missing))} array")
-    shapes = {a[k].shape for k in ("target", "clean", "adversarial", "reference") if k in a}
+    shapes = {a[k].shape for k in ("target", "clean", "adversarial", "control") if k in a}
     if len(shapes) != 1 or len(next(iter(shapes))) != 2:
         raise InputFileError(path, f"images are not 2-D of one shape (got {sorted(shapes)})")
     return a
@@ -87,7 +90,7 @@ def reference_title(row: pd.Series, a: dict[str, np.ndarray]) -> tuple[str, bool
         ``(title, stored)``; ``stored`` is False when the run saved no reference distinct from
         the target (older rotation runs saved the unrotated target).
     """
-    ref = a.get("reference")
+    ref = a.get("control")
     if row["attack"] == "noise":
         title, trivial = "fully sampled + same noise", False
     else:
@@ -107,7 +110,7 @@ def panel(row: pd.Series, run_dir: Path, out_dir: Path, name: str) -> Path:
     a = _read(Path(run_dir) / row["arrays_file"])
     target, clean, adv = a["target"], a["clean"], a["adversarial"]
     ref_title, stored = reference_title(row, a)
-    ref = a["reference"] if stored else None
+    ref = a["control"] if stored else None
     box = tuple(int(v) for v in a["box"]) if "box" in a else None
     vmin, vmax = float(target.min()), float(target.max())
     noise = row["attack"] == "noise"

@@ -105,7 +105,7 @@ def load_run(run_dir: str | Path) -> RunData:
     writer.writerow(header)
     writer.writerows([r[c] for c in header] for r in rows)
     buf.seek(0)
-    results = _checked(pd.read_csv(buf), path, RESULT_COLUMNS, RESULT_NUMERIC)
+    results = _checked(_upgrade(pd.read_csv(buf)), path, RESULT_COLUMNS, RESULT_NUMERIC)
     cpath = run_dir / "rotation_curves.csv"
     try:
         curves = pd.read_csv(cpath) if cpath.is_file() and cpath.stat().st_size else pd.DataFrame()
@@ -136,6 +136,28 @@ RESULT_NUMERIC = ("acceleration", "budget", "slice", "box_index", "adv_ssim", "c
 #: Columns of ``rotation_curves.csv`` the report reads; from ``acceleration`` on, numbers.
 CURVE_COLUMNS = ("model", "target", "file", "acceleration", "slice", "box_index", "angle", "ssim")
 _MAY_BE_EMPTY = {"adv_ssim", "clean_ssim", "ssim"}
+
+
+def _upgrade(df: pd.DataFrame) -> pd.DataFrame:
+    """A results table of an older run in today's names (:mod:`advrecon.experiments.schema`).
+
+    Renames :data:`~advrecon.experiments.schema.OLD_NAMES`; fills a missing ``budget`` from the
+    older budget columns (``eta_percent`` for noise, ``theta_max_deg``/``theta_max`` for
+    rotation) and drops those synonyms. A table with none of them lacks ``budget``, which
+    :func:`_checked` reports.
+    """
+    from advrecon.experiments.schema import DROPPED_ATTACK_FIELDS, OLD_BUDGET_NAMES, OLD_NAMES
+
+    df = df.rename(columns={o: n for o, n in OLD_NAMES.items() if n not in df.columns})
+    olds = [c for c in OLD_BUDGET_NAMES if c in df.columns]
+    if "budget" not in df.columns and olds and "attack" in df.columns:
+        budget = pd.Series(np.nan, index=df.index)
+        for c in olds:
+            take = (df["attack"] == OLD_BUDGET_NAMES[c]) & budget.isna()
+            budget[take] = pd.to_numeric(df.loc[take, c], errors="coerce")
+        df.insert(int(df.columns.get_loc("attack")) + 1, "budget", budget)
+    stale = [c for c in (*DROPPED_ATTACK_FIELDS, *OLD_NAMES) if c in df.columns]
+    return df.drop(columns=stale)
 
 
 def _checked(df: pd.DataFrame, path: Path, columns: tuple, numeric: tuple) -> pd.DataFrame:

@@ -1,0 +1,226 @@
+"""The results schema, declared once: columns of ``results.csv`` / ``results.parquet``.
+
+One row per work unit (model, acceleration, attack, rule, target, budget, slice, box). The
+columns, in the order they are written:
+
+1. :data:`KEY_COLUMNS` -- what identifies the unit (``budget`` is in the unit of
+   :data:`BUDGET_UNITS` of its attack: percent for noise, degrees for rotation);
+2. every other column sorted by name (metrics, attack settings, provenance);
+3. ``time_*`` columns last.
+
+Metric columns are ``<prefix>_<metric>`` (inside the unit's region) and
+``<prefix>_<metric>_full`` (the whole reconstruction; for rotations minus the pixels that left
+the field of view), with ``prefix`` in :data:`METRIC_PREFIXES` and ``metric`` in
+:data:`METRIC_UNITS`. The region the attack actually used (after growth to the SSIM window) is
+``region_x/region_y/region_width/region_height/region_grown``; the unit's box is
+``box_x/box_y/box_width/box_height``.
+
+No column says the same thing twice: the attacks' own names for the budget (``eta`` as a
+fraction, ``eta_percent``, ``theta_max``, ``theta_max_deg``) are dropped from the rows
+(:data:`DROPPED_ATTACK_FIELDS`) in favour of ``budget``; run folders written before this schema
+are read through :data:`OLD_NAMES` (:func:`advrecon.report.tables.load_run`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "Column",
+    "KEY_COLUMNS",
+    "CURVE_COLUMNS",
+    "PROVENANCE_COLUMNS",
+    "BUDGET_UNITS",
+    "METRIC_UNITS",
+    "METRIC_PREFIXES",
+    "COLUMNS",
+    "DROPPED_ATTACK_FIELDS",
+    "ARRAY_RENAMES",
+    "ARRAY_KEYS",
+    "OLD_NAMES",
+    "OLD_BUDGET_NAMES",
+    "column",
+    "results_row",
+    "dtype_of",
+]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its type (``str``, ``int``, ``float``, ``bool``), unit and meaning."""
+
+    dtype: str
+    unit: str
+    meaning: str
+
+
+#: Columns that identify a unit (first columns of the results table, in this order).
+KEY_COLUMNS = [
+    "unit_id",
+    "model",
+    "acceleration",
+    "attack",
+    "rule",
+    "target",
+    "budget",
+    "file",
+    "slice",
+    "box_index",
+    "box_label",
+    "box_x",
+    "box_y",
+    "box_width",
+    "box_height",
+]
+#: Columns that identify a row of ``rotation_curves.csv`` (first columns, in this order).
+CURVE_COLUMNS = [
+    "curve_id",
+    "model",
+    "acceleration",
+    "target",
+    "file",
+    "slice",
+    "box_index",
+    "angle",
+]
+#: Provenance the run loop adds to every row.
+PROVENANCE_COLUMNS = ["advrecon_version", "config_hash", "seed", "device_type"]
+
+#: Unit of ``budget`` per attack.
+BUDGET_UNITS = {
+    "noise": "percent of each coil's k-space norm (eta)",
+    "rotation": "degrees (theta_max: half-width of the angle window)",
+}
+#: Metrics and their units.
+METRIC_UNITS = {
+    "ssim": "1 (structural similarity, 7x7 window)",
+    "psnr": "dB",
+    "nmse": "1 (||x - y||^2 / ||y||^2)",
+    "mse": "image intensity squared",
+}
+#: Metric prefixes and what they evaluate.
+METRIC_PREFIXES = {
+    "clean": "reconstruction without perturbation",
+    "adv": "reconstruction under the attack",
+    "control": "fully-sampled target under the same perturbation, no model",
+    "rand_mean": "random perturbation of the same budget: mean over draws / the angle window",
+    "rand_worst": "noise: random noise of the same per-coil norm, worst of n_random draws",
+    "rand_median": "rotation: median over the angle window",
+}
+
+_S, _I, _F, _B = "str", "int", "float", "bool"
+_NAMED: dict[str, Column] = {
+    "unit_id": Column(_S, "", "readable unit id (key of the table)"),
+    "model": Column(_S, "", "model name of the config"),
+    "acceleration": Column(_I, "x", "undersampling factor"),
+    "attack": Column(_S, "", "threat model: noise or rotation"),
+    "rule": Column(_S, "", "noise update rule (l2 / reference) or the rotation's search"),
+    "target": Column(_S, "", "region (pathology box) or image (complete image) attack"),
+    "budget": Column(_F, "per attack: BUDGET_UNITS", "attack budget (eta % or theta_max deg)"),
+    "file": Column(_S, "", "volume file stem"),
+    "slice": Column(_I, "", "slice index in the volume"),
+    "box_index": Column(_I, "", "index of the unit's box in the slice (-1: none)"),
+    "box_label": Column(_S, "", "fastMRI+ label of the unit's box"),
+    "box_x": Column(_I, "px", "unit's box: left column (reconstruction frame)"),
+    "box_y": Column(_I, "px", "unit's box: top row"),
+    "box_width": Column(_I, "px", "unit's box: width"),
+    "box_height": Column(_I, "px", "unit's box: height"),
+    "region_x": Column(_I, "px", "region the attack used (after growth): left column"),
+    "region_y": Column(_I, "px", "region the attack used: top row"),
+    "region_width": Column(_I, "px", "region the attack used: width"),
+    "region_height": Column(_I, "px", "region the attack used: height"),
+    "region_grown": Column(_B, "", "the box was grown to the 7x7 SSIM window"),
+    "data_range_convention": Column(_S, "", "SSIM/PSNR data range: maxmin or max"),
+    "advrecon_version": Column(_S, "", "package version that computed the row"),
+    "config_hash": Column(_S, "", "first 10 hex digits of the config hash"),
+    "seed": Column(_I, "", "config seed"),
+    "device_type": Column(_S, "", "cpu or cuda"),
+    "batch_key": Column(_S, "", "id of the attack call the unit belongs to"),
+    "batch_seed": Column(_I, "", "seed of that call's random generator"),
+    "arrays_file": Column(_S, "", "npz file of the unit's images (arrays: all)"),
+    "time_batch_s": Column(_F, "s", "wall time of the attack call"),
+    "time_unit_s": Column(_F, "s", "time_batch_s / units of the call"),
+    # noise attack
+    "noise_to_thermal": Column(_F, "1", "||z_i|| / (sigma_i sqrt(n_i)) averaged over coils"),
+    "objective": Column(_S, "", "noise objective (mse / ssim)"),
+    "objective_clean": Column(_F, "", "objective at the first iterate"),
+    "objective_adv": Column(_F, "", "objective at the returned iterate"),
+    "best_step": Column(_I, "", "index of the returned iterate (0 = start)"),
+    "steps": Column(_I, "", "PGD steps"),
+    "step_size": Column(_F, "1", "step size relative to the budget"),
+    "random_start": Column(_B, "", "PGD started from a random point of the ball"),
+    "measured_only": Column(_B, "", "noise only on the acquired k-space columns"),
+    "n_random": Column(_I, "", "random draws of the baseline"),
+    # rotation attack
+    "angle_deg": Column(_F, "deg", "selected worst angle"),
+    "select_by": Column(_S, "", "metric that selects the worst angle"),
+    "interpolation": Column(_S, "", "rotation interpolation: paper or fourier"),
+    "grid": Column(_S, "", "angle grid: inclusive or exclusive"),
+    "identity_at_zero": Column(_B, "", "angle 0 exact instead of resampled"),
+    "step_deg": Column(_F, "deg", "angle grid step"),
+    "num_angles": Column(_I, "", "grid angles in the window of budget"),
+    "rand_draw_ssim": Column(_F, "1", "mean SSIM over n_random drawn angles"),
+}
+
+
+def _metric_columns() -> dict[str, Column]:
+    out = {}
+    for p, what in METRIC_PREFIXES.items():
+        for m, unit in METRIC_UNITS.items():
+            out[f"{p}_{m}"] = Column(_F, unit, f"{m}, inside the region: {what}")
+            out[f"{p}_{m}_full"] = Column(_F, unit, f"{m}, whole image: {what}")
+    return out
+
+
+#: Every declared column of ``results.csv``: name -> :class:`Column`.
+COLUMNS: dict[str, Column] = {**_NAMED, **_metric_columns()}
+
+#: Fields of an executor's rows that are not written: per-item bookkeeping of the attack and
+#: the attacks' own names for the budget (``budget`` says it once).
+DROPPED_ATTACK_FIELDS = (
+    "item",
+    "slice_index",
+    "eta",
+    "eta_percent",
+    "theta_max",
+    "theta_max_deg",
+)
+#: Array keys renamed when a unit's arrays are saved (the attacks call the control reference).
+ARRAY_RENAMES = {"reference": "control"}
+#: Unit-level arrays saved for the qualitative panels.
+ARRAY_KEYS = ("target", "clean", "adversarial", "control", "box")
+
+#: Column names of older run folders -> today's names.
+OLD_NAMES = {
+    "box_w": "region_width",
+    "box_h": "region_height",
+    "box_grown": "region_grown",
+}
+#: Older budget columns (dropped; ``budget`` is filled from them if it is missing).
+OLD_BUDGET_NAMES = {"eta_percent": "noise", "theta_max_deg": "rotation", "theta_max": "rotation"}
+
+
+def column(name: str) -> Column | None:
+    """The declaration of ``name`` (``None``: an extra column of a custom executor)."""
+    return COLUMNS.get(name)
+
+
+def dtype_of(name: str) -> str | None:
+    """Declared type of a column (``str``/``int``/``float``/``bool``) or ``None``."""
+    c = COLUMNS.get(name)
+    return None if c is None else c.dtype
+
+
+def results_row(key: dict, attack_row: dict, extra: dict) -> dict:
+    """Assemble one results row: key columns, the executor's fields (synonyms dropped), extras.
+
+    Args:
+        key: :meth:`~advrecon.experiments.units.WorkUnit.key_columns` of the unit.
+        attack_row: The executor's row for the unit.
+        extra: Provenance and timing columns.
+
+    Returns:
+        The row; the key columns win over anything an executor returns.
+    """
+    kept = {k: v for k, v in attack_row.items() if k not in DROPPED_ATTACK_FIELDS}
+    return {**key, **kept, **extra, **key}
