@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 from advrecon import cli
 
@@ -37,7 +38,6 @@ def _modules_after(code: str) -> set[str]:
     import os
     import subprocess
     import sys
-    from pathlib import Path
 
     src = str(Path(cli.__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
@@ -59,3 +59,23 @@ def test_lazy_sub_command_gets_its_options_when_it_parses():
     assert args.coils == 3 and str(args.out) == "/tmp/out" and args.func.__name__ == "_synth"
     args = cli.build_parser().parse_args(["data", "preview", "/tmp/d", "--max-slices", "2"])
     assert args.max_slices == 2 and args.func.__name__ == "_preview"
+
+
+def test_packaged_configs_are_the_repository_configs_byte_for_byte():
+    """``src/advrecon/configs`` ships in the wheel; ``configs/`` at the root is its copy for
+    README users. Edit one, copy it to the other: this test fails until both agree."""
+    repo = Path(cli.__file__).resolve().parents[2] / "configs"
+    packaged = Path(cli.__file__).resolve().parent / "configs"
+    names = sorted(p.name for p in packaged.glob("*.yaml"))
+    assert names == sorted(p.name for p in repo.glob("*.yaml")) and "demo.yaml" in names
+    for name in names:
+        assert (packaged / name).read_bytes() == (repo / name).read_bytes(), name
+
+
+def test_demo_finds_its_config_in_the_package():
+    from advrecon.demo import default_config_path
+    from advrecon.experiments.config import load_config
+
+    path = default_config_path()
+    assert path.is_file() and path.parent.parent == Path(cli.__file__).resolve().parent
+    assert load_config(path, check_paths=False).name == "demo"
