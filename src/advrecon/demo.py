@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from importlib import resources
 from pathlib import Path
 
 from advrecon.errors import ConfigError
@@ -17,8 +18,9 @@ __all__ = ["register", "run_demo", "default_config_path"]
 
 
 def default_config_path() -> Path:
-    """``configs/demo.yaml`` of the source checkout (the demo runs from a clone)."""
-    return Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
+    """The packaged ``advrecon/configs/demo.yaml`` (package data: found after a plain
+    ``pip install`` as in a clone, whose ``configs/demo.yaml`` is a copy kept equal by a test)."""
+    return Path(str(resources.files("advrecon") / "configs" / "demo.yaml"))
 
 
 def run_demo(
@@ -46,7 +48,7 @@ def run_demo(
 
     path = Path(config_path) if config_path else default_config_path()
     if not path.is_file():
-        raise ConfigError(f"{path}: demo config not found (run `make demo` from the repository)")
+        raise ConfigError(f"{path}: demo config not found (reinstall advrecon or pass --config)")
     config = load_config(path, check_paths=False).with_overrides(output=output)
     ensure_synthetic(config)
     config.check_paths()  # now that the data exists, check every path (weights included)
@@ -83,7 +85,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "demo weights and write the HTML report."
         ),
     )
-    p.add_argument("--config", type=Path, default=None, help="experiment YAML (configs/demo.yaml)")
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="experiment YAML (default: the packaged configs/demo.yaml)",
+    )
     p.add_argument("--output", type=str, default=None, help="output folder (overrides config)")
     p.add_argument("--max-units", type=int, default=None, help="partial run (for testing)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

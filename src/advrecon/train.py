@@ -38,36 +38,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
-from torch.utils.data import DataLoader, DistributedSampler
+from typing import TYPE_CHECKING, Any
 
 from advrecon.errors import ConfigError, InputFileError
 from advrecon.experiments.config import parse_device
-from advrecon.train_io import (
-    STATE_SUFFIX,
-    check_data_dir,
-    checkpoint_metadata,
-    data_hash,
-    export_checkpoint,
-    log_epoch,
-    read_resume,
-    save_state,
-)
-from advrecon.train_steps import (
-    DistInfo,
-    all_reduce_sum,
-    barrier,
-    batch_loss,
-    make_batches,
-    setup_distributed,
-    shard,
-    state_dict_hash,
-    take,
-    train_mask_seed,
-    validate,
-)
+
+if TYPE_CHECKING:  # torch and the training helpers are imported where used: a fast CLI start
+    import torch
+
+    from advrecon.train_steps import DistInfo
 
 __all__ = ["TrainConfig", "train", "register", "DEFAULT_CENTER_FRACTIONS", "DEFAULT_LR"]
 
@@ -231,6 +210,11 @@ def train(config: TrainConfig) -> Path:
         AdvreconError: Missing or empty data directory, unreadable or mismatched resume
             checkpoint.
     """
+    import torch
+
+    from advrecon.train_io import check_data_dir, read_resume
+    from advrecon.train_steps import setup_distributed
+
     out = Path(config.out_dir)
     if out.exists() and not out.is_dir():
         raise InputFileError(out, "output path exists and is not a directory (--out)")
@@ -255,9 +239,21 @@ def _run(
     resume_state: dict[str, Any] | None,
 ) -> Path:
     """The training loop proper (after the input checks and the process-group setup)."""
+    import torch
+    from torch.utils.data import DataLoader, DistributedSampler
+
     from advrecon.data.fastmri import SliceDataset
     from advrecon.masks import create_mask_for_mask_type
     from advrecon.models.checkpoints import save_checkpoint
+    from advrecon.train_io import (
+        STATE_SUFFIX,
+        checkpoint_metadata,
+        data_hash,
+        export_checkpoint,
+        log_epoch,
+        save_state,
+    )
+    from advrecon.train_steps import barrier, shard, state_dict_hash, validate
 
     out_dir = Path(config.out_dir)
     torch.manual_seed(config.seed)
@@ -382,7 +378,10 @@ def _train_epoch(
     config, info, model, recon, loader, optimizer, mask_func, device, recon_size, epoch
 ) -> float:
     """One epoch of gradient steps; returns the mean training loss over all ranks."""
+    import torch
     from tqdm.auto import tqdm
+
+    from advrecon.train_steps import all_reduce_sum, batch_loss, make_batches, take, train_mask_seed
 
     recon.train()
     n_micro = len(loader)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -120,7 +121,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="inspect fastMRI files, write a synthetic dataset, preview a dataset",
         description="Inspect fastMRI files, write a synthetic dataset, preview a dataset.",
     )
-    sub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
+    sub = data.add_subparsers(
+        dest="data_command", metavar="SUBCOMMAND", parser_class=_LazyArgumentParser
+    )
 
     info = sub.add_parser(
         "info",
@@ -132,34 +135,62 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     info.add_argument("--slice", type=int, default=None, metavar="N", help="also read slice N")
     info.set_defaults(func=_info)
 
-    synth = sub.add_parser(
+    sub.add_parser(
         "synth",
         help="write a synthetic knee-like dataset in fastMRI format",
         description="Write synthetic multicoil volumes (fastMRI format) and a fastMRI+ style "
         "annotations.csv to OUT.",
+        populate=_populate_synth,
     )
-    synthetic = _optional_module("advrecon.data.synthetic")
-    if synthetic is not None and hasattr(synthetic, "register_arguments"):
-        synthetic.register_arguments(synth)
-        synth.set_defaults(func=_synth)
-    else:
-        synth.set_defaults(func=_unavailable("advrecon.data.synthetic"))
-    _ensure_positional(synth, "out", "OUT", "output folder")
-
-    prev = sub.add_parser(
+    sub.add_parser(
         "preview",
         help="render a PNG overview of a dataset folder",
         description="Render a PNG overview (targets with fastMRI+ boxes) of a dataset folder.",
+        populate=_populate_preview,
     )
-    preview = _optional_module("advrecon.data.preview")
-    if preview is not None and hasattr(preview, "register_arguments"):
-        preview.register_arguments(prev)
-        prev.set_defaults(func=_preview)
-    else:
-        prev.set_defaults(func=_unavailable("advrecon.data.preview"))
-    _ensure_positional(prev, "dir", "DIR", "dataset folder")
 
     data.set_defaults(func=lambda args: _help(data))
+
+
+class _LazyArgumentParser(argparse.ArgumentParser):
+    """A sub-command parser whose arguments are added only when it parses (or prints help).
+
+    ``synth`` and ``preview`` take their options from modules that import torch, h5py and
+    pandas; adding them on first use keeps ``advrecon --help`` free of those imports.
+    """
+
+    def __init__(
+        self, *args, populate: Callable[[argparse.ArgumentParser], None] | None = None, **kwargs
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._populate = populate
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._populate is not None:
+            populate, self._populate = self._populate, None
+            populate(self)
+        return super().parse_known_args(args, namespace)
+
+
+def _populate_synth(parser: argparse.ArgumentParser) -> None:
+    """Options of ``advrecon data synth`` (from :mod:`advrecon.data.synthetic`)."""
+    _populate(parser, "advrecon.data.synthetic", _synth, ("out", "OUT", "output folder"))
+
+
+def _populate_preview(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``advrecon data preview`` (from :mod:`advrecon.data.preview`)."""
+    _populate(parser, "advrecon.data.preview", _preview, ("dir", "DIR", "dataset folder"))
+
+
+def _populate(parser, module_name: str, handler, positional: tuple[str, str, str]) -> None:
+    """Add the delegate module's arguments and handler (or an "unavailable" handler)."""
+    module = _optional_module(module_name)
+    if module is not None and hasattr(module, "register_arguments"):
+        module.register_arguments(parser)
+        parser.set_defaults(func=handler)
+    else:
+        parser.set_defaults(func=_unavailable(module_name))
+    _ensure_positional(parser, *positional)
 
 
 def _ensure_positional(parser: argparse.ArgumentParser, dest: str, metavar: str, help: str):

@@ -6,7 +6,8 @@ auto-calibration (ACS) lines, followed by ``num_cascades`` unrolled blocks
 
 ``k <- k - dc_weight * mask * (k - k_ref) - F(S * NormUnet(sum_i conj(S_i) F^-1(k_i)))``
 
-(soft data consistency plus a learned image-domain refinement), and a final
+(soft data consistency plus a learned image-domain refinement; ``F S`` and its adjoint are
+:func:`advrecon.operators.sens_expand` / :func:`~advrecon.operators.sens_reduce`), and a final
 ``rss(|F^-1(k)|)``. Module names and parameter shapes are those of ``fastmri.models.VarNet``, so a
 fastMRI state dict (e.g. the knee leaderboard weights) loads with ``strict=True``.
 
@@ -28,7 +29,8 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from advrecon.models.unet import Unet
-from advrecon.mri import fft2c, ifft2c, rss
+from advrecon.mri import ifft2c, rss
+from advrecon.operators import apply_mask, sens_expand, sens_reduce
 
 __all__ = ["NormUnet", "SensitivityModel", "VarNetBlock", "VarNet", "center_columns"]
 
@@ -271,11 +273,10 @@ class VarNetBlock(nn.Module):
         sens_maps: torch.Tensor,
     ) -> torch.Tensor:
         """Complex ``(B, coils, H, W)`` tensors, bool mask ``(B or 1, 1, 1, W)``."""
-        zero = torch.zeros((), dtype=current_kspace.dtype, device=current_kspace.device)
-        soft_dc = torch.where(mask, current_kspace - ref_kspace, zero) * self.dc_weight
-        combined = (ifft2c(current_kspace) * sens_maps.conj()).sum(dim=1, keepdim=True)
+        soft_dc = apply_mask(current_kspace - ref_kspace, mask) * self.dc_weight
+        combined = sens_reduce(current_kspace, sens_maps)
         refined = _complex(self.model(torch.view_as_real(combined)))
-        model_term = fft2c(refined * sens_maps)
+        model_term = sens_expand(refined, sens_maps)
         return current_kspace - soft_dc - model_term
 
     def forward(
