@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -57,11 +58,13 @@ from advrecon.attacks._common import (
 from advrecon.attacks.objectives import (
     OBJECTIVES,
     Regions,
+    box_metrics,
     make_regions,
     objective_value,
     region_metrics,
 )
 from advrecon.attacks.objectives import data_range as data_range_of
+from advrecon.attacks.registry import SliceAttack, box_array
 from advrecon.attacks.results import METRICS, NoiseAttackResult
 from advrecon.boxes import Box
 from advrecon.errors import AdvreconError
@@ -571,3 +574,101 @@ def _random_baseline(
         lower_is_worse = key.startswith(("ssim", "psnr"))
         out[f"rand_worst_{key}"] = table.amin(1) if lower_is_worse else table.amax(1)
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# experiment runner entry (advrecon.attacks.registry)
+# --------------------------------------------------------------------------------------------
+#: eta in the config is in percent of each coil's k-space norm; the attack takes a fraction.
+ETA_SCALE = 0.01
+
+
+@dataclass
+class NoiseUnitScores:
+    """Rows of one :func:`noise_attack` call for the units of a batch.
+
+    Items are ``eta x box``: region target, one item per pathology box in ``box_ids``;
+    complete-image target, one ``Box.full`` item per ``eta`` whose images are re-scored on the
+    unit's box with :func:`~advrecon.attacks.objectives.box_metrics` (the attack's metric
+    conventions); its random-noise baseline is only known on the whole image, so those region
+    columns are NaN.
+    """
+
+    result: NoiseAttackResult
+    etas: list[float]
+    box_ids: list[int | None]
+    region: bool
+
+    def __post_init__(self) -> None:
+        self._rows = self.result.to_rows()
+        nb, B = len(self.box_ids), len(self.etas)
+        order = [int(i) for i in self.result.item_index]
+        if len(self._rows) != B * nb or order != [j for j in range(B) for _ in range(nb)]:
+            raise RuntimeError("noise_attack returned items in an unexpected order")
+        self._img = {
+            k: getattr(self.result, k).detach().float().cpu()
+            for k in ("target", "clean", "adversarial", "control")
+        }
+
+    def row(self, unit) -> tuple[int, dict]:
+        """``(item, row)`` of a unit; complete-image items re-scored on ``unit.box``."""
+        i = self.etas.index(unit.budget) * len(self.box_ids)
+        i += self.box_ids.index(unit.box_index) if self.region else 0
+        row = dict(self._rows[i])
+        if not self.region:
+            t = self._img["target"][i : i + 1]
+            for prefix, key in (("clean", "clean"), ("adv", "adversarial"), ("control", "control")):
+                img = self._img[key][i : i + 1]
+                met = box_metrics(img, t, [unit.box], self.result.data_range_convention)
+                row.update({f"{prefix}_{m}": float(met[m][0]) for m in METRICS})
+            for prefix in ("rand_mean", "rand_worst"):
+                row.update({f"{prefix}_{m}": float("nan") for m in METRICS})
+        return i, row
+
+    def arrays(self, i: int, unit) -> dict:
+        """Target, clean, adversarial, ``reference`` (= the control) images and the box."""
+        img = self._img
+        return {
+            "target": img["target"][i],
+            "clean": img["clean"][i],
+            "adversarial": img["adversarial"][i],
+            "reference": img["control"][i],
+            "box": box_array(unit.box),
+        }
+
+    def curves(self) -> list[dict]:
+        """No per-angle curves for noise."""
+        return []
+
+
+def run_noise_units(inp: SliceAttack, units, options, rule: str) -> NoiseUnitScores:
+    """All budgets (and boxes) of one (model, rule, target, slice) in one :func:`noise_attack`.
+
+    The k-space batch holds one copy of the slice per ``eta`` (``options``: the config's
+    ``noise`` section; budgets in percent, :data:`ETA_SCALE`).
+    """
+    etas = sorted({u.budget for u in units})
+    region = units[0].target == "region"
+    box_ids = sorted({u.box_index for u in units}) if region else [None]
+    per_slice = [inp.boxes[b] for b in box_ids] if region else [Box.full(inp.recon_size)]
+    kspace = inp.kspace[None].expand(len(etas), *inp.kspace.shape)
+    result = noise_attack(
+        inp.recon,
+        kspace,
+        inp.mask,
+        inp.num_low_frequencies,
+        [list(per_slice) for _ in etas],
+        torch.tensor([e * ETA_SCALE for e in etas], dtype=torch.float64),
+        steps=options.steps,
+        step_size=options.step_size,
+        random_start=options.random_start,
+        objective=options.objective,
+        rule=rule,
+        padding=None if inp.padding is None else tuple(inp.padding),
+        measured_only=options.measured_only,
+        n_random=options.n_random,
+        generator=inp.generator,
+        chunk_size=inp.chunk_size,
+        recon_size=inp.recon_size,
+    )
+    return NoiseUnitScores(result, etas, box_ids, region)
