@@ -25,8 +25,9 @@ import torch
 from torch import nn
 
 from advrecon.attacks import noise_attack, rotation_attack
-from advrecon.attacks.noise import _pgd
+from advrecon.attacks.noise import KspaceNoise
 from advrecon.attacks.objectives import data_range, make_regions
+from advrecon.attacks.search import ProjectedGradient
 from advrecon.boxes import Box
 from advrecon.models.reconstructor import Reconstructor
 from advrecon.mri import fft2c, ifft2c, kspace_to_target, rss
@@ -102,9 +103,12 @@ def bench_pgd(model, k, mask, nlf, size, repeats, device):
     budget = 0.05 * torch.linalg.vector_norm(k, dim=(-2, -1), keepdim=True)
     support = torch.ones(1, 1, 1, k.shape[-1], device=device)
 
+    full = make_regions([Box.full(size)] * k.shape[0], size, device=device)
+    threat = KspaceNoise(model, k, mask, nlf, support, budget, target, regions, full, dr)
+    pgd = ProjectedGradient(steps=10, step_size=0.5, rule="l2", objective="mse")
+
     def loop():
-        _pgd(model, k, mask, nlf, torch.zeros_like(k), support, budget, target, regions, dr,
-             objective="mse", steps=10, step_size=0.5, rule="l2")  # fmt: skip
+        pgd.run(threat, torch.zeros_like(k))
 
     t_loop = timed(loop, repeats, device)
     print(f"  fwd+bwd to input:          {t_step * 1e3:9.1f} ms")

@@ -41,6 +41,8 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 
@@ -54,21 +56,33 @@ from advrecon.attacks._common import (
     select_mask,
     select_nlf,
 )
+from advrecon.attacks.evaluation import evaluate, nan_columns, random_summary
 from advrecon.attacks.objectives import (
     OBJECTIVES,
     Regions,
+    box_metrics,
     make_regions,
     objective_value,
     region_metrics,
 )
 from advrecon.attacks.objectives import data_range as data_range_of
+from advrecon.attacks.registry import SliceAttack, box_array
 from advrecon.attacks.results import METRICS, NoiseAttackResult
+from advrecon.attacks.search import ProjectedGradient, random_draws
 from advrecon.boxes import Box
 from advrecon.errors import AdvreconError
 from advrecon.mri import kspace_to_target
 from advrecon.noise_level import estimate_noise_sigma, noise_to_thermal_ratio
 
-__all__ = ["RULES", "noise_attack", "perturbed_objective", "project_per_coil", "reference_step"]
+__all__ = [
+    "RULES",
+    "KspaceNoise",
+    "noise_attack",
+    "perturbed_objective",
+    "project_per_coil",
+    "reference_step",
+    "run_noise_units",
+]
 
 RULES = ("l2", "reference")
 
@@ -216,12 +230,242 @@ def _draw(gen: torch.Generator, shape, dtype, device, support, budget) -> torch.
     return _scale_per_coil(u, budget.to(torch.float64) / _coil_norm(u).clamp_min(tiny))
 
 
-def _metric_dict(prefix: str, region: dict, full: dict) -> dict:
-    out = {}
-    for m in METRICS:
-        out[f"{prefix}_{m}"] = region[m].detach()
-        out[f"{prefix}_{m}_full"] = full[m].detach()
-    return out
+# --------------------------------------------------------------------------------------------
+# the threat model
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class KspaceNoise:
+    """Per-coil L2 k-space noise on ``n`` items: the threat model the searches work on.
+
+    Parametrisation: ``z`` ``(n, C, H, W)`` complex. Feasible set: ``||z_i|| <= budget_i`` per
+    coil and ``z = 0`` off ``support``. Action on the acquisition: ``M(k + z)``. Map of the
+    output back to the target frame: the identity.
+
+    Attributes:
+        recon: Reconstructor; kspace: fully-sampled ``(n, C, H, W)``; mask: ``(1 or n, 1, 1 or
+        H, W)``; nlf: ``num_low_frequencies``; support: ``(1 or n, 1, 1 or H, W)`` real;
+        budget: ``(n, C, 1, 1)`` float64 ``B_i``; target: ``(n, h, w)``; regions, full: ``n``
+        item and whole-image regions; data_range: ``(n,)``.
+    """
+
+    recon: Any
+    kspace: torch.Tensor
+    mask: torch.Tensor
+    nlf: Any
+    support: torch.Tensor
+    budget: torch.Tensor
+    target: torch.Tensor
+    regions: Regions
+    full: Regions
+    data_range: torch.Tensor
+
+    @property
+    def device(self) -> torch.device:
+        return self.kspace.device
+
+    @property
+    def active(self) -> torch.Tensor:
+        """``(n,)`` items whose feasible set is more than ``z = 0``."""
+        return self.budget.flatten(1).amax(1) > 0
+
+    def take(self, idx: torch.Tensor) -> KspaceNoise:
+        """The items ``idx`` (a ``(p,)`` long tensor; repeats allowed)."""
+        rows = idx.tolist()
+        return replace(
+            self,
+            kspace=self.kspace[idx],
+            mask=self.mask if self.mask.shape[0] == 1 else self.mask[idx],
+            nlf=select_nlf(self.nlf, idx),
+            support=self.support if self.support.shape[0] == 1 else self.support[idx],
+            budget=self.budget[idx],
+            target=self.target[idx],
+            regions=self.regions.take(rows),
+            full=self.full.take(rows),
+            data_range=self.data_range[idx],
+        )
+
+    def reconstruct(self, z: torch.Tensor) -> torch.Tensor:
+        """``recon(M(k + z))`` ``(n, h, w)``, already in the target frame."""
+        return self.recon((self.kspace + z) * self.mask, self.mask, self.nlf)
+
+    def objective_of(self, image: torch.Tensor, objective: str, mse0=None):
+        """``(objective (n,), mse0)`` of ``image`` in the regions (``mse0`` set for mse_ssim)."""
+        met = region_metrics(image, self.target, self.regions, self.data_range)
+        if objective == "mse_ssim" and mse0 is None:
+            mse0 = _first_mse(met, self.data_range)
+        return objective_value(objective, met, mse0), mse0
+
+    def ascent_step(self, z: torch.Tensor, grad: torch.Tensor, step_size: float, rule: str):
+        """One step of ``rule`` (module docstring) from ``z``, back in the feasible set."""
+        g = torch.nan_to_num(grad) * self.support
+        if rule == "reference":
+            return reference_step(z, g, self.budget, step_size)
+        tiny = torch.finfo(torch.float64).tiny
+        step = _scale_per_coil(g, step_size * self.budget / _coil_norm(g).clamp_min(tiny))
+        return project_per_coil(z + step, self.budget)
+
+    def draw(self, generators: list[torch.Generator]) -> torch.Tensor:
+        """One random point per item on its coils' spheres (a Gaussian draw, rescaled)."""
+        n, C, H, W = self.kspace.shape
+        sup = self.support.expand(n, 1, *self.support.shape[-2:])
+        dt, dev = self.kspace.dtype, self.device
+        return torch.stack(
+            [_draw(g, (C, H, W), dt, dev, sup[j], self.budget[j]) for j, g in enumerate(generators)]
+        )
+
+    def control(self, z: torch.Tensor) -> torch.Tensor:
+        """The fully-sampled ``k + z`` as a scanner shows it (RSS, crop; no model)."""
+        return kspace_to_target(self.kspace + z, tuple(self.target.shape[-2:]))
+
+
+# --------------------------------------------------------------------------------------------
+# the attack: threat model + search + evaluation
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Batch:
+    """Per-slice quantities of one :func:`noise_attack` call, indexed by items via ``index``."""
+
+    recon: Any
+    kspace: torch.Tensor
+    mask: torch.Tensor
+    nlf: Any
+    index: torch.Tensor  # (N,) slice of every item
+    regions: Regions
+    full: Regions
+    target: torch.Tensor  # (B, h, w)
+    data_range: torch.Tensor  # (B,)
+    knorm: torch.Tensor  # (B, C) float64 coil norms
+    sigma: torch.Tensor  # (B, C)
+    cols: torch.Tensor  # (1, 1, 1, W) acquired columns
+    eta: torch.Tensor  # (N,)
+    seeds: torch.Tensor  # (N, 2)
+    measured_only: bool
+    padding: tuple[int, int]
+
+
+def _check_options(objective, rule, steps, step_size, n_random) -> tuple[int, int]:
+    """Raise one-line errors for bad options; ``(steps, n_random)`` as ints."""
+    if objective not in OBJECTIVES:
+        raise AdvreconError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    if rule not in RULES:
+        raise AdvreconError(f"rule must be one of {RULES}, got {rule!r}")
+    if int(steps) != steps or steps < 0:
+        raise AdvreconError(f"steps must be a non-negative integer, got {steps}")
+    if not step_size > 0:
+        raise AdvreconError(f"step_size must be > 0, got {step_size}")
+    if int(n_random) != n_random or n_random < 0:
+        raise AdvreconError(f"n_random must be a non-negative integer, got {n_random}")
+    return int(steps), int(n_random)
+
+
+def _prepare(recon, kspace, mask, nlf, boxes, eta, opts: dict) -> _Batch:
+    """Items, regions, targets, coil norms, noise level and seeds of one call."""
+    B, C, H, W = kspace.shape
+    size = recon_size_of(recon, opts["recon_size"])
+    left, right = check_padding(opts["padding"], W)
+    items, item_index = flatten_boxes(boxes, B)
+    device = kspace.device
+    target = kspace_to_target(kspace, size)
+    knorm = torch.linalg.vector_norm(kspace.to(torch.complex128), dim=(-2, -1))  # (B, C)
+    zero = (knorm == 0).nonzero().tolist()
+    if zero:
+        warnings.warn(
+            f"{len(zero)} coil(s) have zero k-space norm (slice, coil) {zero[:5]}: their "
+            "perturbation budget is zero",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    cols = torch.zeros(W, dtype=kspace.real.dtype, device=device)
+    cols[left:right] = 1.0
+    return _Batch(
+        recon, kspace, mask, nlf, item_index,
+        regions=make_regions(items, size, device=device),
+        full=make_regions([Box.full(size)] * len(items), size, device=device),
+        target=target, data_range=data_range_of(target, opts["data_range"]), knorm=knorm,
+        sigma=estimate_noise_sigma(kspace, padding=(left, right)), cols=cols.reshape(1, 1, 1, W),
+        eta=_parse_eta(eta, B)[item_index], seeds=_seeds(opts["generator"], len(items)),
+        measured_only=bool(opts["measured_only"]), padding=(left, right),
+    )  # fmt: skip
+
+
+def _chunk(b: _Batch, r: range) -> tuple[KspaceNoise, list]:
+    """The threat model of items ``r`` and their ``(start, baseline)`` generator pairs."""
+    idx = b.index[r.start : r.stop].to(b.kspace.device)
+    m = select_mask(b.mask, idx.cpu())
+    support = b.cols * (m > 0).to(b.cols.dtype) if b.measured_only else b.cols
+    if float(support.sum()) == 0:
+        raise AdvreconError(
+            "measured_only=True but the mask samples no column inside "
+            f"[{b.padding[0]}, {b.padding[1]}): the perturbation would be empty"
+        )
+    C = b.kspace.shape[1]
+    # float64 budgets B_i = eta ||k_i||: the constraint is checked against these.
+    budget = (b.eta[r.start : r.stop].to(idx.device)[:, None] * b.knorm[idx]).reshape(-1, C, 1, 1)
+    threat = KspaceNoise(
+        b.recon, b.kspace[idx], m, select_nlf(b.nlf, idx.cpu()), support, budget, b.target[idx],
+        b.regions.take(r), b.full.take(r), b.data_range[idx],
+    )  # fmt: skip
+    dev = b.kspace.device
+    gens = [
+        tuple(torch.Generator(device=dev).manual_seed(int(b.seeds[i, s])) for s in (0, 1))
+        for i in r
+    ]
+    return threat, gens
+
+
+def _attack_chunk(threat: KspaceNoise, gens, sigma, search: ProjectedGradient, opts: dict) -> dict:
+    """Search, then evaluate clean / adversarial / random / control on one chunk of items.
+
+    ``sigma``: ``(n, C)`` thermal noise per coil (for the noise-to-thermal ratio).
+    """
+    if opts["random_start"]:
+        z0 = threat.draw([g[0] for g in gens])
+    else:
+        z0 = torch.zeros_like(threat.kspace)
+    with torch.no_grad():
+        clean = threat.recon(threat.kspace * threat.mask, threat.mask, threat.nlf)
+    z, adv, trace, best_step = search.run_active(threat, z0, clean)
+    with torch.no_grad():
+        t, reg, full, dr = threat.target, threat.regions, threat.full, threat.data_range
+        metrics = evaluate({"clean": clean, "adv": adv}, t, reg, full, dr)
+        metrics.update(_random_baseline(threat, [g[1] for g in gens], opts))
+        control = threat.control(z)
+        metrics.update(evaluate({"control": control}, t, reg, full, dr))
+        sup = threat.support.expand(len(gens), 1, *threat.support.shape[-2:])
+        ratio = noise_to_thermal_ratio(z, sigma, sup)
+    return dict(z=z, adv=adv, clean=clean, control=control, trace=trace, best_step=best_step,
+                ratio=ratio, metrics=metrics)  # fmt: skip
+
+
+def _random_baseline(threat: KspaceNoise, gens: list, opts: dict) -> dict:
+    """Mean and worst metrics over ``n_random`` random draws per item (NaN when 0)."""
+    n, n_random = len(gens), opts["n_random"]
+    if n_random == 0:
+        return nan_columns(("rand_mean", "rand_worst"), n, threat.device)
+    vals: dict[str, list[torch.Tensor]] = {}
+    for _, sub, img in random_draws(threat, gens, n_random, opts["chunk_size"]):
+        a = region_metrics(img, sub.target, sub.regions, sub.data_range)
+        b = region_metrics(img, sub.target, sub.full, sub.data_range)
+        for key in METRICS:
+            vals.setdefault(key, []).append(a[key])
+            vals.setdefault(key + "_full", []).append(b[key])
+    return random_summary(vals, n, n_random)
+
+
+def _assemble(b: _Batch, parts: list[dict], settings: dict) -> NoiseAttackResult:
+    """Concatenate the chunks into a :class:`NoiseAttackResult` (``settings``: its options)."""
+    dev, rdtype = b.kspace.device, b.kspace.real.dtype
+    cat = {k: torch.cat([p[k] for p in parts]) for k in parts[0] if k != "metrics"}
+    metrics = {k: torch.cat([p["metrics"][k] for p in parts]) for k in parts[0]["metrics"]}
+    return NoiseAttackResult(
+        perturbation=cat["z"].to(b.kspace.dtype), adversarial=cat["adv"].to(rdtype),
+        clean=cat["clean"].to(rdtype), target=b.target[b.index.to(dev)],
+        control=cat["control"].to(rdtype), boxes=list(b.regions.boxes),
+        box_grown=list(b.regions.grown), item_index=b.index, trace=cat["trace"],
+        best_trace=torch.cummax(cat["trace"], dim=1).values, best_step=cat["best_step"],
+        metrics=metrics, eta=b.eta, noise_to_thermal=cat["ratio"].to(dev, torch.float64),
+        sigma=b.sigma[b.index.to(dev)], **settings,
+    )  # fmt: skip
 
 
 def noise_attack(
@@ -278,296 +522,121 @@ def noise_attack(
         AdvreconError: Bad k-space/mask, box, eta, padding or option.
     """
     check_kspace_mask(kspace, mask)
-    if objective not in OBJECTIVES:
-        raise AdvreconError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
-    if rule not in RULES:
-        raise AdvreconError(f"rule must be one of {RULES}, got {rule!r}")
-    if int(steps) != steps or steps < 0:
-        raise AdvreconError(f"steps must be a non-negative integer, got {steps}")
-    if not step_size > 0:
-        raise AdvreconError(f"step_size must be > 0, got {step_size}")
-    if int(n_random) != n_random or n_random < 0:
-        raise AdvreconError(f"n_random must be a non-negative integer, got {n_random}")
-    steps, n_random = int(steps), int(n_random)
-    B, C, H, W = kspace.shape
-    size = recon_size_of(recon, recon_size)
-    left, right = check_padding(padding, W)
-    items, item_index = flatten_boxes(boxes, B)
-    N = len(items)
-    device = kspace.device
-    rdtype = kspace.real.dtype
-    regions = make_regions(items, size, device=device)
-    full = make_regions([Box.full(size)] * N, size, device=device)
-    eta_b = _parse_eta(eta, B)
-    eta_n = eta_b[item_index]
-
-    target_b = kspace_to_target(kspace, size)
-    dr_b = data_range_of(target_b, data_range)
-    knorm_b = torch.linalg.vector_norm(kspace.to(torch.complex128), dim=(-2, -1))  # (B, C)
-    zero = (knorm_b == 0).nonzero().tolist()
-    if zero:
-        warnings.warn(
-            f"{len(zero)} coil(s) have zero k-space norm (slice, coil) {zero[:5]}: their "
-            "perturbation budget is zero",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-    sigma_b = estimate_noise_sigma(kspace, padding=(left, right))
-    cols = torch.zeros(W, dtype=rdtype, device=device)
-    cols[left:right] = 1.0
-    cols = cols.reshape(1, 1, 1, W)
-    seeds = _seeds(generator, N)
-
-    z_all = torch.zeros((N, C, H, W), dtype=kspace.dtype, device=device)
-    adv_all = torch.zeros((N, *size), dtype=rdtype, device=device)
-    clean_all = torch.zeros_like(adv_all)
-    control_all = torch.zeros_like(adv_all)
-    trace = torch.zeros((N, steps + 1), dtype=torch.float64, device=device)
-    best_step = torch.zeros(N, dtype=torch.long, device=device)
-    ratio = torch.zeros(N, dtype=torch.float64, device=device)
-    parts: dict[str, list[torch.Tensor]] = {}
-
+    steps, n_random = _check_options(objective, rule, steps, step_size, n_random)
+    opts = dict(
+        recon_size=recon_size, padding=padding, data_range=data_range, generator=generator,
+        measured_only=measured_only, random_start=random_start, n_random=n_random,
+        chunk_size=chunk_size,
+    )  # fmt: skip
+    b = _prepare(recon, kspace, mask, num_low_frequencies, boxes, eta, opts)
+    search = ProjectedGradient(steps, float(step_size), rule, objective)
     with frozen(recon):
-        for r in chunk_ranges(N, chunk_size):
-            sl = slice(r.start, r.stop)
-            idx = item_index[sl]
-            k = kspace[idx.to(device)]
-            m = select_mask(mask, idx)
-            nlf = select_nlf(num_low_frequencies, idx)
-            target = target_b[idx.to(device)]
-            dr = dr_b[idx.to(device)]
-            reg, reg_full = regions.take(r), full.take(r)
-            support = cols * (m > 0).to(rdtype) if measured_only else cols
-            if float(support.sum()) == 0:
-                raise AdvreconError(
-                    "measured_only=True but the mask samples no column inside "
-                    f"[{left}, {right}): the perturbation would be empty"
-                )
-            # float64 budgets B_i = eta ||k_i||: the constraint is checked against these.
-            budget = (eta_n[sl].to(device)[:, None] * knorm_b[idx.to(device)]).reshape(-1, C, 1, 1)
-            gens = []
-            for i in r:
-                g0 = torch.Generator(device=device).manual_seed(int(seeds[i, 0]))
-                g1 = torch.Generator(device=device).manual_seed(int(seeds[i, 1]))
-                gens.append((g0, g1))
-            sup_items = support.expand(len(r), 1, *support.shape[-2:])
-            if random_start:
-                z = torch.stack(
-                    [
-                        _draw(gens[j][0], (C, H, W), kspace.dtype, device, sup_items[j], budget[j])
-                        for j in range(len(r))
-                    ]
-                )
-            else:
-                z = torch.zeros_like(k)
-
-            with torch.no_grad():
-                clean = recon(k * m, m, nlf)
-            z_best, adv, tr, bstep = _pgd_active(
-                recon, k, m, nlf, z, support, budget, target, reg, dr, clean,
-                objective=objective, steps=steps, step_size=step_size, rule=rule,
-            )  # fmt: skip
-            z_all[sl], adv_all[sl], trace[sl], best_step[sl] = z_best, adv, tr, bstep
-
-            with torch.no_grad():
-                clean_all[sl] = clean
-                out = {}
-                out.update(
-                    _metric_dict(
-                        "clean",
-                        region_metrics(clean, target, reg, dr),
-                        region_metrics(clean, target, reg_full, dr),
-                    )
-                )
-                out.update(
-                    _metric_dict(
-                        "adv",
-                        region_metrics(adv, target, reg, dr),
-                        region_metrics(adv, target, reg_full, dr),
-                    )
-                )
-                out.update(
-                    _random_baseline(
-                        recon, k, m, nlf, gens, support, budget, target, reg, reg_full, dr,
-                        n_random=n_random, chunk_size=chunk_size,
-                    )
-                )  # fmt: skip
-                ctrl = kspace_to_target(k + z_best, size)
-                control_all[sl] = ctrl
-                out.update(
-                    _metric_dict(
-                        "control",
-                        region_metrics(ctrl, target, reg, dr),
-                        region_metrics(ctrl, target, reg_full, dr),
-                    )
-                )
-                ratio[sl] = noise_to_thermal_ratio(z_best, sigma_b[idx.to(device)], sup_items).to(
-                    device
-                )
-            for key, val in out.items():
-                parts.setdefault(key, []).append(val)
-
-    metrics = {key: torch.cat(vals) for key, vals in parts.items()}
-    best_trace = torch.cummax(trace, dim=1).values
-    return NoiseAttackResult(
-        perturbation=z_all,
-        adversarial=adv_all,
-        clean=clean_all,
-        target=target_b[item_index.to(device)],
-        control=control_all,
-        boxes=list(regions.boxes),
-        box_grown=list(regions.grown),
-        item_index=item_index,
-        trace=trace,
-        best_trace=best_trace,
-        best_step=best_step,
-        metrics=metrics,
-        eta=eta_n,
-        noise_to_thermal=ratio,
-        sigma=sigma_b[item_index.to(device)],
-        rule=rule,
-        objective=objective,
-        steps=steps,
-        step_size=float(step_size),
-        random_start=bool(random_start),
-        measured_only=bool(measured_only),
-        n_random=n_random,
+        parts = []
+        for r in chunk_ranges(len(b.index), chunk_size):
+            threat, gens = _chunk(b, r)
+            sigma = b.sigma[b.index[r.start : r.stop].to(kspace.device)]
+            parts.append(_attack_chunk(threat, gens, sigma, search, opts))
+    settings = dict(
+        rule=rule, objective=objective, steps=steps, step_size=float(step_size),
+        random_start=bool(random_start), measured_only=bool(measured_only), n_random=n_random,
         data_range_convention=data_range,
-    )
+    )  # fmt: skip
+    return _assemble(b, parts, settings)
 
 
-def _pgd_active(
-    recon,
-    k,
-    m,
-    nlf,
-    z,
-    support,
-    budget,
-    target,
-    regions,
-    dr,
-    clean,
-    *,
-    objective,
-    steps,
-    step_size,
-    rule,
-):
-    """:func:`_pgd` on the items with a non-zero budget; zero-budget items cost nothing.
+# --------------------------------------------------------------------------------------------
+# experiment runner entry (advrecon.attacks.registry)
+# --------------------------------------------------------------------------------------------
+#: eta in the config is in percent of each coil's k-space norm; the attack takes a fraction.
+ETA_SCALE = 0.01
 
-    An item whose every coil has a zero budget (``eta = 0``) cannot move: its perturbation stays
-    zero, its reconstruction is ``clean`` (the chunk's unperturbed reconstruction, passed in)
-    and its trace is the constant clean objective, so no forward or gradient step is spent on
-    it. This is what makes the ``eta = 0`` point of a sweep free.
+
+@dataclass
+class NoiseUnitScores:
+    """Rows of one :func:`noise_attack` call for the units of a batch.
+
+    Items are ``eta x box``: region target, one item per pathology box in ``box_ids``;
+    complete-image target, one ``Box.full`` item per ``eta`` whose images are re-scored on the
+    unit's box with :func:`~advrecon.attacks.objectives.box_metrics` (the attack's metric
+    conventions); its random-noise baseline is only known on the whole image, so those region
+    columns are NaN.
     """
-    kw = dict(objective=objective, step_size=step_size, rule=rule)
-    active = budget.flatten(1).amax(1) > 0
-    if bool(active.all()):
-        return _pgd(recon, k, m, nlf, z, support, budget, target, regions, dr, steps=steps, **kw)
-    n = k.shape[0]
-    z_out = torch.zeros_like(z)
-    img_out = clean.detach().clone()
-    trace = torch.zeros((n, steps + 1), dtype=torch.float64, device=k.device)
-    best_step = torch.zeros(n, dtype=torch.long, device=k.device)
-    idle = torch.nonzero(~active).flatten()
-    met = region_metrics(clean[idle], target[idle], regions.take(idle.tolist()), dr[idle])
-    mse0 = _first_mse(met, dr[idle]) if objective == "mse_ssim" else None
-    trace[idle] = objective_value(objective, met, mse0).detach()[:, None].to(trace.dtype)
-    idx = torch.nonzero(active).flatten()
-    if idx.numel():
-        zi, img, tr, bs = _pgd(
-            recon, k[idx], m if m.shape[0] == 1 else m[idx], select_nlf(nlf, idx), z[idx],
-            support if support.shape[0] == 1 else support[idx], budget[idx], target[idx],
-            regions.take(idx.tolist()), dr[idx], steps=steps, **kw,
-        )  # fmt: skip
-        z_out[idx], img_out[idx], trace[idx], best_step[idx] = zi, img.to(img_out.dtype), tr, bs
-    return z_out, img_out, trace, best_step
 
+    result: NoiseAttackResult
+    etas: list[float]
+    box_ids: list[int | None]
+    region: bool
 
-def _pgd(
-    recon, k, m, nlf, z, support, budget, target, regions, dr, *, objective, steps, step_size, rule
-):
-    """Run PGD on one chunk; returns ``(z, reconstruction, trace (n, steps+1), best_step)``."""
-    n = k.shape[0]
-    tiny = torch.finfo(torch.float64).tiny
-    best_val = torch.full((n,), -torch.inf, dtype=torch.float64, device=k.device)
-    best_z = z.clone()
-    best_img = None
-    best_step = torch.zeros(n, dtype=torch.long, device=k.device)
-    trace = torch.zeros((n, steps + 1), dtype=torch.float64, device=k.device)
-    mse0 = None
-    for t in range(steps + 1):
-        need_grad = t < steps
-        with torch.set_grad_enabled(need_grad):
-            zt = z.detach().requires_grad_(need_grad)
-            obj, img, met = perturbed_objective(
-                recon, k, m, nlf, zt, target, regions, dr, objective, mse0
-            )
-            if objective == "mse_ssim" and mse0 is None:
-                mse0 = _first_mse(met, dr)
-            if need_grad:
-                (grad,) = torch.autograd.grad(obj.sum(), zt)
-        val = obj.detach()
-        trace[:, t] = val
-        img = img.detach()
-        if best_img is None:
-            best_img = img.clone()
-        take = (val > best_val) if rule == "l2" else torch.ones_like(val, dtype=torch.bool)
-        best_val = torch.where(take, val, best_val)
-        best_step = torch.where(take, torch.full_like(best_step, t), best_step)
-        best_z = torch.where(take[:, None, None, None], zt.detach(), best_z)
-        best_img = torch.where(take[:, None, None], img, best_img)
-        if not need_grad:
-            break
-        g = torch.nan_to_num(grad) * support
-        z = zt.detach()
-        if rule == "l2":
-            step = _scale_per_coil(g, step_size * budget / _coil_norm(g).clamp_min(tiny))
-            z = project_per_coil(z + step, budget)
-        else:
-            z = reference_step(z, g, budget, step_size)
-    return best_z, best_img, trace, best_step
-
-
-def _random_baseline(
-    recon, k, m, nlf, gens, support, budget, target, reg, reg_full, dr, *, n_random, chunk_size
-) -> dict:
-    """Mean and worst metrics over ``n_random`` random draws per item (NaN when 0)."""
-    n = k.shape[0]
-    if n_random == 0:
-        nan = torch.full((n,), torch.nan, dtype=torch.float64, device=k.device)
-        return {
-            f"rand_{kind}_{m_}{suf}": nan.clone()
-            for kind in ("mean", "worst")
-            for m_ in METRICS
-            for suf in ("", "_full")
+    def __post_init__(self) -> None:
+        self._rows = self.result.to_rows()
+        nb, B = len(self.box_ids), len(self.etas)
+        order = [int(i) for i in self.result.item_index]
+        if len(self._rows) != B * nb or order != [j for j in range(B) for _ in range(nb)]:
+            raise RuntimeError("noise_attack returned items in an unexpected order")
+        self._img = {
+            k: getattr(self.result, k).detach().float().cpu()
+            for k in ("target", "clean", "adversarial", "control")
         }
-    C, H, W = k.shape[1:]
-    pairs = [(j, r) for j in range(n) for r in range(n_random)]
-    sup_items = support.expand(n, 1, *support.shape[-2:])
-    vals: dict[str, list[torch.Tensor]] = {}
-    for pr in chunk_ranges(len(pairs), chunk_size or n):
-        js = torch.tensor([pairs[p][0] for p in pr], dtype=torch.long, device=k.device)
-        z = torch.stack(
-            [
-                _draw(gens[pairs[p][0]][1], (C, H, W), k.dtype, k.device, sup_items[pairs[p][0]],
-                      budget[pairs[p][0]])
-                for p in pr
-            ]
-        )  # fmt: skip
-        mj = m if m.shape[0] == 1 else m[js]
-        nlf_j = select_nlf(nlf, js)
-        img = recon((k[js] + z) * mj, mj, nlf_j)
-        a = region_metrics(img, target[js], reg.take(js.tolist()), dr[js])
-        b = region_metrics(img, target[js], reg_full.take(js.tolist()), dr[js])
-        for key in METRICS:
-            vals.setdefault(key, []).append(a[key])
-            vals.setdefault(key + "_full", []).append(b[key])
-    out = {}
-    for key, v in vals.items():
-        table = torch.cat(v).reshape(n, n_random)
-        out[f"rand_mean_{key}"] = table.mean(1)
-        lower_is_worse = key.startswith(("ssim", "psnr"))
-        out[f"rand_worst_{key}"] = table.amin(1) if lower_is_worse else table.amax(1)
-    return out
+
+    def row(self, unit) -> tuple[int, dict]:
+        """``(item, row)`` of a unit; complete-image items re-scored on ``unit.box``."""
+        i = self.etas.index(unit.budget) * len(self.box_ids)
+        i += self.box_ids.index(unit.box_index) if self.region else 0
+        row = dict(self._rows[i])
+        if not self.region:
+            t = self._img["target"][i : i + 1]
+            for prefix, key in (("clean", "clean"), ("adv", "adversarial"), ("control", "control")):
+                img = self._img[key][i : i + 1]
+                met = box_metrics(img, t, [unit.box], self.result.data_range_convention)
+                row.update({f"{prefix}_{m}": float(met[m][0]) for m in METRICS})
+            for prefix in ("rand_mean", "rand_worst"):
+                row.update({f"{prefix}_{m}": float("nan") for m in METRICS})
+        return i, row
+
+    def arrays(self, i: int, unit) -> dict:
+        """Target, clean, adversarial, ``reference`` (= the control) images and the box."""
+        img = self._img
+        return {
+            "target": img["target"][i],
+            "clean": img["clean"][i],
+            "adversarial": img["adversarial"][i],
+            "reference": img["control"][i],
+            "box": box_array(unit.box),
+        }
+
+    def curves(self) -> list[dict]:
+        """No per-angle curves for noise."""
+        return []
+
+
+def run_noise_units(inp: SliceAttack, units, options, rule: str) -> NoiseUnitScores:
+    """All budgets (and boxes) of one (model, rule, target, slice) in one :func:`noise_attack`.
+
+    The k-space batch holds one copy of the slice per ``eta`` (``options``: the config's
+    ``noise`` section; budgets in percent, :data:`ETA_SCALE`).
+    """
+    etas = sorted({u.budget for u in units})
+    region = units[0].target == "region"
+    box_ids = sorted({u.box_index for u in units}) if region else [None]
+    per_slice = [inp.boxes[b] for b in box_ids] if region else [Box.full(inp.recon_size)]
+    kspace = inp.kspace[None].expand(len(etas), *inp.kspace.shape)
+    result = noise_attack(
+        inp.recon,
+        kspace,
+        inp.mask,
+        inp.num_low_frequencies,
+        [list(per_slice) for _ in etas],
+        torch.tensor([e * ETA_SCALE for e in etas], dtype=torch.float64),
+        steps=options.steps,
+        step_size=options.step_size,
+        random_start=options.random_start,
+        objective=options.objective,
+        rule=rule,
+        padding=None if inp.padding is None else tuple(inp.padding),
+        measured_only=options.measured_only,
+        n_random=options.n_random,
+        generator=inp.generator,
+        chunk_size=inp.chunk_size,
+        recon_size=inp.recon_size,
+    )
+    return NoiseUnitScores(result, etas, box_ids, region)

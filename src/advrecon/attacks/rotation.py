@@ -36,7 +36,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from advrecon.attacks._common import (
@@ -58,6 +60,7 @@ from advrecon.attacks.objectives import (
     worst_index,
 )
 from advrecon.attacks.objectives import data_range as data_range_of
+from advrecon.attacks.registry import SliceAttack, box_array
 from advrecon.attacks.results import METRICS, RotationResult
 from advrecon.boxes import Box
 from advrecon.errors import AdvreconError
@@ -212,6 +215,47 @@ def rotation_attack(
         AdvreconError: Bad k-space/mask, box, angle, step or option.
     """
     check_kspace_mask(kspace, mask)
+    _check_options(interpolation, select_by, n_random, identity_at_zero)
+    theta_max = [
+        float(t) for t in ([theta_max] if isinstance(theta_max, (int, float)) else theta_max)
+    ]
+    angles, window = angle_grid(theta_max, step, grid)
+    size = recon_size_of(recon, recon_size)
+    items, item_index = flatten_boxes(boxes, kspace.shape[0])
+    threat = Rotation(interpolation, max(theta_max), identity_at_zero)
+    sweep = _Sweep(
+        recon, kspace, mask, num_low_frequencies, threat, item_index.to(kspace.device),
+        make_regions(items, size, device=kspace.device), angles.to(kspace.device),
+        window[theta_max.index(max(theta_max))].to(kspace.device), select_by, data_range, size,
+    )  # fmt: skip
+    with frozen(recon), torch.no_grad():
+        per_angle, clean_b, adv, adv_valid = sweep.run(chunk_size)
+        clean_at = {k: v[:, sweep.a0] for k, v in per_angle.items()}  # (N,) each
+        if interpolation == "paper" and not identity_at_zero:
+            clean_at = _plain_clean(recon, kspace, mask, num_low_frequencies, clean_b,
+                                    sweep.target, sweep.data_range, sweep.regions, sweep.full,
+                                    sweep.index, chunk_size)  # fmt: skip
+    sel = worst_index(per_angle, select_by, window.to(kspace.device))  # (N, T)
+    metrics = _window_metrics(per_angle, clean_at, sel, window)
+    metrics["rand_draw_ssim"] = _random_draws(per_angle["ssim"], window, n_random, generator)
+    control, control_metrics = _control(
+        sweep.coil, sweep.target, sweep.data_range, sweep.regions, sweep.full, sweep.index,
+        sweep.angles, sel, theta_max.index(max(theta_max)), size, threat.kw, chunk_size,
+    )  # fmt: skip
+    metrics.update(control_metrics)
+    return RotationResult(
+        angles=angles, theta_max=theta_max, window=window, per_angle=per_angle,
+        selected_index=sel, selected_angle=sweep.angles[sel], metrics=metrics, adversarial=adv,
+        valid=adv_valid, clean=clean_b[sweep.index], target=sweep.target[sweep.index],
+        boxes=list(sweep.regions.boxes), box_grown=list(sweep.regions.grown),
+        item_index=item_index, interpolation=interpolation, select_by=select_by,
+        step=float(step), n_random=int(n_random), data_range_convention=data_range,
+        control=control, grid=grid, identity_at_zero=identity_at_zero,
+    )  # fmt: skip
+
+
+def _check_options(interpolation, select_by, n_random, identity_at_zero) -> None:
+    """One-line errors for bad rotation options."""
     if interpolation not in INTERPOLATIONS:
         raise AdvreconError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
     if select_by not in SELECT_BY:
@@ -220,117 +264,122 @@ def rotation_attack(
         raise AdvreconError(f"n_random must be a non-negative integer, got {n_random}")
     if not isinstance(identity_at_zero, bool):
         raise AdvreconError(f"identity_at_zero must be true or false, got {identity_at_zero!r}")
-    if isinstance(theta_max, (int, float)):
-        theta_max = [theta_max]
-    theta_max = [float(t) for t in theta_max]
-    angles, window = angle_grid(theta_max, step, grid)
-    B = kspace.shape[0]
-    size = recon_size_of(recon, recon_size)
-    items, item_index = flatten_boxes(boxes, B)
-    N, A, T = len(items), angles.numel(), len(theta_max)
-    device = kspace.device
-    regions = make_regions(items, size, device=device)
-    full = make_regions([Box.full(size)] * B, size, device=device)
-    top = max(theta_max)
-    t_top = theta_max.index(top)
-    a0 = int((angles == 0).nonzero()[0, 0])
-    idx_dev = item_index.to(device)
 
-    target_b = kspace_to_target(kspace, size)
-    dr_b = data_range_of(target_b, data_range)
-    coil = ifft2c(kspace)
-    rdtype = kspace.real.dtype
-    keys = [m + suf for m in METRICS for suf in ("", "_full")]
-    per_angle = {k: torch.full((N, A), torch.nan, dtype=torch.float64, device=device) for k in keys}
-    clean_b = torch.zeros((B, *size), dtype=rdtype, device=device)
-    adv = torch.zeros((N, *size), dtype=rdtype, device=device)
-    adv_valid = torch.ones((N, *size), dtype=torch.bool, device=device)
-    best = torch.full((N,), -torch.inf, dtype=torch.float64, device=device)
-    angles_dev = angles.to(device)
-    in_top = window[t_top].to(device)
-    rot = dict(method=interpolation, max_abs_deg=top, identity_at_zero=identity_at_zero)
 
-    with frozen(recon), torch.no_grad():
-        for r in chunk_ranges(B * A, chunk_size):
-            p = torch.arange(r.start, r.stop, device=device)
-            bs, as_ = p // A, p % A
-            ang = angles_dev[as_]
-            rotated = _rotate_slices(coil, bs, ang, rot)
-            m = select_mask(mask, bs.cpu())
-            nlf = select_nlf(num_low_frequencies, bs.cpu())
-            out = recon(fft2c(rotated) * m, m, nlf)
-            back = rotate(out, -ang, **rot)
-            valid = validity_mask(size, ang, device=device)
-            maps = error_maps(back, target_b[bs], dr_b[bs], valid)
-            rm = reduce_maps(maps, regions, pairwise=True)  # (N, c)
-            fm = reduce_maps(maps, full, pairwise=True)  # (B, c)
-            own = idx_dev[:, None] == bs[None, :]
-            ni, ci = own.nonzero(as_tuple=True)
-            for key in METRICS:
-                per_angle[key][ni, as_[ci]] = rm[key][ni, ci]
-                per_angle[key + "_full"][ni, as_[ci]] = fm[key][idx_dev[ni], ci]
-            at0 = (as_ == a0).nonzero(as_tuple=True)[0]
-            clean_b[bs[at0]] = back[at0].to(rdtype)  # replaced below when 0 resamples
-            # Worst angle in the window of the largest theta_max, first one on ties.
-            score = rm[select_by] if select_by == "mse" else -rm[select_by]
-            score = torch.nan_to_num(score, nan=-torch.inf)
-            score = torch.where(
-                own & in_top[as_][None, :], score, torch.full_like(score, -torch.inf)
-            )
-            cbest, carg = score.max(1), score.argmax(1)
-            upd = cbest.values > best
-            best = torch.where(upd, cbest.values, best)
-            adv = torch.where(upd[:, None, None], back[carg].to(rdtype), adv)
-            adv_valid = torch.where(upd[:, None, None], valid[carg], adv_valid)
+@dataclass(frozen=True)
+class Rotation:
+    """The in-plane rotation threat model.
 
-        clean_at = {k: v[:, a0] for k, v in per_angle.items()}  # (N,) each
-        if interpolation == "paper" and not identity_at_zero:
-            clean_at = _plain_clean(recon, kspace, mask, num_low_frequencies, clean_b, target_b,
-                                    dr_b, regions, full, idx_dev, chunk_size)  # fmt: skip
+    Parametrisation: one angle ``theta`` (degrees) per (slice, item). Feasible set: the grid
+    angles of a window ``|theta| <= theta_max`` (:func:`angle_grid`). Action on the acquisition:
+    ``k -> fft2c(rotate(ifft2c(k), theta))`` (coil images rotated, then masked). Map of the
+    output back to the target frame: ``rotate(output, -theta)`` plus the validity mask of the
+    pixels that stayed in view (:func:`~advrecon.attacks.geometry.validity_mask`).
+    """
 
-    sel = worst_index(per_angle, select_by, window.to(device))  # (N, T)
+    interpolation: str
+    max_abs_deg: float
+    identity_at_zero: bool
+
+    @property
+    def kw(self) -> dict:
+        """Keyword arguments of :func:`~advrecon.attacks.geometry.rotate`."""
+        return dict(
+            method=self.interpolation,
+            max_abs_deg=self.max_abs_deg,
+            identity_at_zero=self.identity_at_zero,
+        )
+
+    def act(self, coil: torch.Tensor, slices: torch.Tensor, ang: torch.Tensor) -> torch.Tensor:
+        """Rotated k-space ``(P, C, H, W)`` of ``coil[slices]`` ``(B, C, H, W)`` by ``ang``."""
+        return fft2c(_rotate_slices(coil, slices, ang, self.kw))
+
+    def to_target(self, image: torch.Tensor, ang: torch.Tensor):
+        """``(image rotated by -ang (P, h, w), validity mask (P, h, w) bool)``."""
+        size = tuple(image.shape[-2:])
+        return rotate(image, -ang, **self.kw), validity_mask(size, ang, device=image.device)
+
+
+class _Sweep:
+    """The exhaustive grid search: every (slice, angle) pair reconstructed once, in chunks."""
+
+    def __init__(self, recon, kspace, mask, nlf, threat, index, regions, angles, in_top,
+                 select_by, data_range, size):  # fmt: skip
+        self.recon, self.mask, self.nlf, self.threat = recon, mask, nlf, threat
+        self.index, self.regions, self.angles, self.in_top = index, regions, angles, in_top
+        self.select_by, self.size = select_by, size
+        self.B, self.N, self.A = kspace.shape[0], len(regions), angles.numel()
+        self.full = make_regions([Box.full(size)] * self.B, size, device=kspace.device)
+        self.a0 = int((angles == 0).nonzero()[0, 0])
+        self.target = kspace_to_target(kspace, size)
+        self.data_range = data_range_of(self.target, data_range)
+        self.coil = ifft2c(kspace)
+        self.rdtype = kspace.real.dtype
+
+    def run(self, chunk_size):
+        """``(per_angle {metric: (N, A)}, clean_b (B, h, w), adv (N, h, w), valid (N, h, w))``.
+
+        The adversarial image is the worst angle in the window of the largest ``theta_max``
+        (first one on ties); ``clean_b`` holds the angle-0 entry of the sweep.
+        """
+        dev, N, A = self.coil.device, self.N, self.A
+        keys = [m + suf for m in METRICS for suf in ("", "_full")]
+        self.per_angle = {
+            k: torch.full((N, A), torch.nan, dtype=torch.float64, device=dev) for k in keys
+        }
+        self.clean_b = torch.zeros((self.B, *self.size), dtype=self.rdtype, device=dev)
+        self.adv = torch.zeros((N, *self.size), dtype=self.rdtype, device=dev)
+        self.adv_valid = torch.ones((N, *self.size), dtype=torch.bool, device=dev)
+        self.best = torch.full((N,), -torch.inf, dtype=torch.float64, device=dev)
+        for r in chunk_ranges(self.B * A, chunk_size):
+            self._chunk(torch.arange(r.start, r.stop, device=dev))
+        return self.per_angle, self.clean_b, self.adv, self.adv_valid
+
+    def _chunk(self, p: torch.Tensor) -> None:
+        """Reconstruct the pairs ``p`` (slice-major), record curves and the running worst."""
+        bs, as_ = p // self.A, p % self.A
+        ang = self.angles[as_]
+        m = select_mask(self.mask, bs.cpu())
+        out = self.recon(self.threat.act(self.coil, bs, ang) * m, m, select_nlf(self.nlf, bs.cpu()))
+        back, valid = self.threat.to_target(out, ang)
+        maps = error_maps(back, self.target[bs], self.data_range[bs], valid)
+        rm = reduce_maps(maps, self.regions, pairwise=True)  # (N, c)
+        fm = reduce_maps(maps, self.full, pairwise=True)  # (B, c)
+        own = self.index[:, None] == bs[None, :]
+        ni, ci = own.nonzero(as_tuple=True)
+        for key in METRICS:
+            self.per_angle[key][ni, as_[ci]] = rm[key][ni, ci]
+            self.per_angle[key + "_full"][ni, as_[ci]] = fm[key][self.index[ni], ci]
+        at0 = (as_ == self.a0).nonzero(as_tuple=True)[0]
+        self.clean_b[bs[at0]] = back[at0].to(self.rdtype)  # replaced later when 0 resamples
+        score = rm[self.select_by] if self.select_by == "mse" else -rm[self.select_by]
+        score = torch.nan_to_num(score, nan=-torch.inf)
+        score = torch.where(
+            own & self.in_top[as_][None, :], score, torch.full_like(score, -torch.inf)
+        )
+        cbest, carg = score.max(1), score.argmax(1)
+        upd = cbest.values > self.best
+        self.best = torch.where(upd, cbest.values, self.best)
+        self.adv = torch.where(upd[:, None, None], back[carg].to(self.rdtype), self.adv)
+        self.adv_valid = torch.where(upd[:, None, None], valid[carg], self.adv_valid)
+
+
+def _window_metrics(per_angle: dict, clean_at: dict, sel: torch.Tensor, window: torch.Tensor):
+    """``clean_*``, ``adv_*`` (at ``sel``), ``rand_mean_*`` / ``rand_median_*`` (over each
+    window) columns, ``(N, T)`` float64 each."""
+    N, T = sel.shape
     metrics: dict[str, torch.Tensor] = {}
-    for key in keys:
-        curve = per_angle[key]
+    for key, curve in per_angle.items():
         metrics[f"clean_{key}"] = clean_at[key][:, None].expand(N, T).clone()
         metrics[f"adv_{key}"] = curve.gather(1, sel)
         mean, median = [], []
         for t in range(T):
-            w = curve[:, window[t].to(device)]
+            w = curve[:, window[t].to(curve.device)]
             mean.append(w.mean(1))
             median.append(torch.quantile(w, 0.5, dim=1))
         metrics[f"rand_mean_{key}"] = torch.stack(mean, 1)
         metrics[f"rand_median_{key}"] = torch.stack(median, 1)
-    metrics["rand_draw_ssim"] = _random_draws(per_angle["ssim"], window, n_random, generator)
-    control, control_metrics = _control(
-        coil, target_b, dr_b, regions, full, idx_dev, angles_dev, sel, t_top, size, rot, chunk_size
-    )
-    metrics.update(control_metrics)
-
-    return RotationResult(
-        angles=angles,
-        theta_max=theta_max,
-        window=window,
-        per_angle=per_angle,
-        selected_index=sel,
-        selected_angle=angles_dev[sel],
-        metrics=metrics,
-        adversarial=adv,
-        valid=adv_valid,
-        clean=clean_b[idx_dev],
-        target=target_b[idx_dev],
-        boxes=list(regions.boxes),
-        box_grown=list(regions.grown),
-        item_index=item_index,
-        interpolation=interpolation,
-        select_by=select_by,
-        step=float(step),
-        n_random=int(n_random),
-        data_range_convention=data_range,
-        control=control,
-        grid=grid,
-        identity_at_zero=identity_at_zero,
-    )
+    return metrics
 
 
 def _plain_clean(
@@ -438,3 +487,104 @@ def _random_draws(
         pick = torch.randint(0, allowed.numel(), (N, n_random), generator=generator)
         cols.append(ssim.gather(1, allowed[pick].to(ssim.device)).mean(1))
     return torch.stack(cols, 1)
+
+
+# --------------------------------------------------------------------------------------------
+# experiment runner entry (advrecon.attacks.registry)
+# --------------------------------------------------------------------------------------------
+@dataclass
+class RotationUnitScores:
+    """Rows of one angle sweep for the units of a batch (every target, box and ``theta_max``).
+
+    Items of the sweep: every pathology box, plus ``Box.full`` (item ``full_i``) when the
+    complete image is a target. Region rows are the attack's rows. Complete-image rows take the
+    angle the whole-image item selects and read the unit box's per-angle curves at that angle
+    (exact, no second sweep); ``rand_mean``/``rand_median`` are the box's curve averaged over
+    the window; their region ``control_*`` columns are NaN (the control is computed at each
+    item's own selected angle only). Saved images are those of the largest ``theta_max``.
+    """
+
+    result: RotationResult
+    thetas: list[float]
+    full_i: int | None
+
+    def __post_init__(self) -> None:
+        r = self.result
+        self._rows = r.to_rows()  # item-major, then theta_max
+        self._img = {
+            k: getattr(r, k).detach().float().cpu()
+            for k in ("target", "clean", "adversarial", "control")
+        }
+        self._curves = {k: v.detach().double().cpu() for k, v in r.per_angle.items()}
+
+    def row(self, unit) -> tuple[int, dict]:
+        """``(item, row)`` of a unit; complete-image rows read the box's curve (see class)."""
+        j, T = self.thetas.index(unit.budget), len(self.thetas)
+        if unit.target == "region":
+            return unit.box_index, dict(self._rows[unit.box_index * T + j])
+        i, r = self.full_i, self.result
+        row = dict(self._rows[i * T + j])
+        b = unit.box_index if unit.box_index >= 0 else i
+        sel = int(r.selected_index[i, j])
+        win = r.window[j].cpu()
+        for m in METRICS:
+            c = self._curves[m][b]
+            row[f"clean_{m}"] = float(r.metrics[f"clean_{m}"][b, j])  # unrotated
+            row[f"adv_{m}"] = float(c[sel])
+            row[f"rand_mean_{m}"] = float(c[win].mean())
+            row[f"rand_median_{m}"] = float(c[win].median())
+            row[f"control_{m}"] = float("nan")  # computed at each item's own angle only
+        row["rand_draw_ssim"] = float("nan")
+        return i, row
+
+    def arrays(self, i: int, unit) -> dict:
+        """Images of item ``i``; ``reference`` = the target rotated and back (the control)."""
+        img = self._img
+        return {
+            "target": img["target"][i],
+            "clean": img["clean"][i],
+            "adversarial": img["adversarial"][i],
+            "reference": img["control"][i],
+            "box": box_array(unit.box),
+            "angle_deg": np.float32(self.result.selected_angle[i, -1]),
+        }
+
+    def curves(self) -> list[dict]:
+        """One row per (item, grid angle): ``target``, ``box_index``, ``angle`` and metrics."""
+        out = []
+        angles = self.result.angles.detach().double().cpu().tolist()
+        for i in range(len(self.result.boxes)):
+            for k, ang in enumerate(angles):
+                c = {
+                    "target": "image" if i == self.full_i else "region",
+                    "box_index": -1 if i == self.full_i else i,
+                    "angle": float(ang),
+                }
+                c.update({m: float(v[i, k]) for m, v in self._curves.items()})
+                out.append(c)
+        return out
+
+
+def run_rotation_units(inp: SliceAttack, units, options, rule: str) -> RotationUnitScores:
+    """One :func:`rotation_attack` sweep serving every unit (``options``: ``rotation`` section)."""
+    thetas = sorted({u.budget for u in units})
+    want_full = any(u.target == "image" for u in units)
+    items = list(inp.boxes) + ([Box.full(inp.recon_size)] if want_full else [])
+    result = rotation_attack(
+        inp.recon,
+        inp.kspace[None],
+        inp.mask,
+        inp.num_low_frequencies,
+        [items],
+        thetas,
+        step=options.step,
+        interpolation=options.interpolation,
+        select_by=options.select_by,
+        n_random=options.n_random,
+        generator=inp.generator,
+        chunk_size=inp.chunk_size,
+        recon_size=inp.recon_size,
+        grid=options.grid,
+        identity_at_zero=options.identity_at_zero,
+    )
+    return RotationUnitScores(result, thetas, len(items) - 1 if want_full else None)

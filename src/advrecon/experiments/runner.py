@@ -15,9 +15,9 @@ can be tested on its own and adapted if an API shifts:
 * ``model_loader(model_config, recon_size, device) -> Reconstructor``, default
   :func:`~.loading.default_model_loader` over
   :func:`advrecon.models.checkpoints.load_reconstructor`;
-* ``executor(batch, context) -> BatchOutput``, default :func:`execute_batch`, which calls
-  :func:`execute_noise_batch` / :func:`execute_rotation_batch` (the only code that calls
-  :mod:`advrecon.attacks`).
+* ``executor(batch, context) -> BatchOutput``, default
+  :func:`advrecon.experiments.executor.execute_batch` (one executor for every threat model,
+  dispatching through :mod:`advrecon.attacks.registry`; importable from here too).
 
 The run loop (:func:`_run` and its steps) opens the data, skips a finished run, prepares and
 locks the folder, executes this rank's batches (:func:`_execute`), then merges (:func:`_finish`).
@@ -38,12 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
 import torch
 import yaml
 
 from advrecon import __version__
-from advrecon.boxes import Box
 from advrecon.errors import (
     AdvreconError,
     InputFileError,
@@ -61,6 +59,7 @@ from advrecon.experiments.distributed import (
     shard,
     shutdown,
 )
+from advrecon.experiments.executor import execute_batch
 from advrecon.experiments.loading import default_model_loader, make_mask
 from advrecon.experiments.parquet import write_parquet
 from advrecon.experiments.run_loop import Interrupts, Progress, check_finite, progress_files
@@ -96,8 +95,6 @@ __all__ = [
     "RunSummary",
     "run_experiment",
     "execute_batch",
-    "execute_noise_batch",
-    "execute_rotation_batch",
     "default_model_loader",
     "make_mask",
     "summary_table",
@@ -159,219 +156,6 @@ class BatchOutput:
 
 Executor = Callable[[UnitBatch, BatchContext], BatchOutput]
 ModelLoader = Callable[[ModelConfig, tuple[int, int], str], Any]
-
-
-# --------------------------------------------------------------------------------------------
-# attack executors (the only code that calls advrecon.attacks)
-# --------------------------------------------------------------------------------------------
-_REGION_METRICS = ("ssim", "psnr", "nmse", "mse")
-#: Attack row fields that describe the attack's item, not the unit (renamed or dropped).
-_RENAME = {
-    "box_x": "region_x",
-    "box_y": "region_y",
-    "box_w": "region_width",
-    "box_h": "region_height",
-    "box_grown": "region_grown",
-}
-_DROP = ("item", "slice_index", "box_label")
-
-
-def _clean_row(row: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in row.items():
-        if k in _DROP:
-            continue
-        out[_RENAME.get(k, k)] = v
-    return out
-
-
-def _box_array(box: Box) -> np.ndarray:
-    return np.asarray(box.as_tuple(), dtype=np.int32)
-
-
-#: eta in the config is in percent of each coil's k-space norm; the attack takes a fraction.
-ETA_SCALE = 0.01
-
-
-def execute_noise_batch(batch: UnitBatch, ctx: BatchContext) -> BatchOutput:
-    """All budgets (and boxes) of one (model, rule, target, slice) in one ``noise_attack`` call.
-
-    The k-space batch holds one copy of the slice per ``eta``. Region target: every pathology
-    box of the slice is an item with its own perturbation (items ``eta x box``). Complete-image
-    target: one item per ``eta`` attacking ``Box.full``; its images are then evaluated on every
-    pathology box (``clean_*``/``adv_*``/``control_*`` region columns recomputed here with the
-    attack's metric conventions; the random-noise baseline of that attack is only known on the
-    whole image, so its region columns are NaN).
-    """
-    from advrecon.attacks.noise import noise_attack
-    from advrecon.attacks.objectives import box_metrics
-
-    cfg = ctx.config.noise
-    sample = ctx.sample
-    recon_size = tuple(sample.recon_size)
-    etas = batch.budgets()
-    region = batch.target == "region"
-    box_ids = sorted({u.box_index for u in batch.units}) if region else [None]
-    per_slice = [batch.ref.boxes[b] for b in box_ids] if region else [Box.full(recon_size)]
-    B = len(etas)
-    kspace = sample.kspace.to(ctx.device)[None].expand(B, *sample.kspace.shape)
-    eta = torch.tensor([e * ETA_SCALE for e in etas], dtype=torch.float64)
-    result = noise_attack(
-        ctx.model,
-        kspace,
-        ctx.mask.to(ctx.device),
-        ctx.num_low_frequencies,
-        [list(per_slice) for _ in etas],
-        eta,
-        steps=cfg.steps,
-        step_size=cfg.step_size,
-        random_start=cfg.random_start,
-        objective=cfg.objective,
-        rule=batch.rule,
-        padding=tuple(sample.padding),
-        measured_only=cfg.measured_only,
-        n_random=cfg.n_random,
-        generator=ctx.generator,
-        chunk_size=ctx.chunk_size,
-        recon_size=recon_size,
-    )
-    rows = result.to_rows()
-    nb = len(box_ids)
-    if len(rows) != B * nb or [int(i) for i in result.item_index] != [
-        j for j in range(B) for _ in range(nb)
-    ]:
-        raise RuntimeError("noise_attack returned items in an unexpected order")
-    target = result.target.detach().float().cpu()
-    clean = result.clean.detach().float().cpu()
-    adv = result.adversarial.detach().float().cpu()
-    control = result.control.detach().float().cpu()
-    out = BatchOutput(rows={})
-    for u in batch.units:
-        i = etas.index(u.budget) * nb + (box_ids.index(u.box_index) if region else 0)
-        row = _clean_row(rows[i])
-        if not region:  # evaluate the complete-image attack on the unit's box
-            t, box = target[i : i + 1], [u.box]
-            for prefix, img in (("clean", clean), ("adv", adv), ("control", control)):
-                met = box_metrics(img[i : i + 1], t, box, result.data_range_convention)
-                row.update({f"{prefix}_{m}": float(met[m][0]) for m in _REGION_METRICS})
-            for prefix in ("rand_mean", "rand_worst"):
-                row.update({f"{prefix}_{m}": float("nan") for m in _REGION_METRICS})
-        row["eta_percent"] = u.budget
-        out.rows[u.id] = row
-        out.arrays[u.id] = {
-            "target": target[i],
-            "clean": clean[i],
-            "adversarial": adv[i],
-            "reference": control[i],
-            "box": _box_array(u.box),
-        }
-    return out
-
-
-def execute_rotation_batch(batch: UnitBatch, ctx: BatchContext) -> BatchOutput:
-    """One angle sweep per (model, slice) covering every target, box and ``theta_max``.
-
-    Items of the sweep: every pathology box, plus ``Box.full`` when the complete image is a
-    target. Region-target rows are the attack's rows. Complete-image rows take the angle the
-    whole-image item selects and read the unit box's per-angle curves at that angle (exact, no
-    second sweep); ``rand_mean``/``rand_median`` are the box's curve averaged over the window;
-    their region ``control_*`` columns are NaN (the control is computed at each item's own
-    selected angle only). The stored ``reference`` image is the attack's control: the
-    fully-sampled target rotated and rotated back at the selected angle.
-    Per-angle curves go to ``rotation_curves.csv``; saved images are those of the largest
-    ``theta_max`` (what the attack returns).
-    """
-    from advrecon.attacks.rotation import rotation_attack
-
-    cfg = ctx.config.rotation
-    sample = ctx.sample
-    recon_size = tuple(sample.recon_size)
-    thetas = batch.budgets()
-    boxes = list(batch.ref.boxes)
-    want_full = any(u.target == "image" for u in batch.units)
-    items = boxes + ([Box.full(recon_size)] if want_full else [])
-    full_i = len(items) - 1 if want_full else None
-    kspace = sample.kspace.to(ctx.device)[None]
-    result = rotation_attack(
-        ctx.model,
-        kspace,
-        ctx.mask.to(ctx.device),
-        ctx.num_low_frequencies,
-        [items],
-        thetas,
-        step=cfg.step,
-        interpolation=cfg.interpolation,
-        select_by=cfg.select_by,
-        n_random=cfg.n_random,
-        generator=ctx.generator,
-        chunk_size=ctx.chunk_size,
-        recon_size=recon_size,
-        grid=cfg.grid,
-        identity_at_zero=cfg.identity_at_zero,
-    )
-    rows = result.to_rows()  # item-major, then theta_max
-    T = len(thetas)
-    angles = result.angles.detach().double().cpu()
-    target = result.target.detach().float().cpu()
-    clean = result.clean.detach().float().cpu()
-    adv = result.adversarial.detach().float().cpu()
-    control = result.control.detach().float().cpu()
-    curves = {k: v.detach().double().cpu() for k, v in result.per_angle.items()}
-    out = BatchOutput(rows={})
-    for u in batch.units:
-        j = thetas.index(u.budget)
-        if u.target == "region":
-            i = u.box_index
-            row = _clean_row(rows[i * T + j])
-        else:
-            i = full_i
-            row = _clean_row(rows[full_i * T + j])
-            b = u.box_index if u.box_index >= 0 else full_i
-            sel = int(result.selected_index[full_i, j])
-            win = result.window[j].cpu()
-            for m in _REGION_METRICS:
-                c = curves[m][b]
-                row[f"clean_{m}"] = float(result.metrics[f"clean_{m}"][b, j])  # unrotated
-                row[f"adv_{m}"] = float(c[sel])
-                row[f"rand_mean_{m}"] = float(c[win].mean())
-                row[f"rand_median_{m}"] = float(c[win].median())
-                # the control is only computed at each item's own selected angle
-                row[f"control_{m}"] = float("nan")
-            row["rand_draw_ssim"] = float("nan")
-        row["theta_max"] = u.budget
-        out.rows[u.id] = row
-        out.arrays[u.id] = {
-            "target": target[i],
-            "clean": clean[i],
-            "adversarial": adv[i],
-            "reference": control[i],  # target rotated and back at the selected angle
-            "box": _box_array(u.box),
-            "angle_deg": np.float32(result.selected_angle[i, -1]),
-        }
-    for i in range(len(items)):
-        t = "image" if i == full_i else "region"
-        for k, ang in enumerate(angles.tolist()):
-            c = {
-                "model": batch.model.name,
-                "acceleration": batch.model.acceleration,
-                "target": t,
-                "file": batch.ref.file,
-                "slice": batch.ref.slice,
-                "box_index": -1 if i == full_i else i,
-                "angle": float(ang),
-            }
-            c.update({m: float(v[i, k]) for m, v in curves.items()})
-            out.curves.append(c)
-    return out
-
-
-def execute_batch(batch: UnitBatch, ctx: BatchContext) -> BatchOutput:
-    """Default executor: dispatch on the attack kind."""
-    if batch.kind == "noise":
-        return execute_noise_batch(batch, ctx)
-    if batch.kind == "rotation":
-        return execute_rotation_batch(batch, ctx)
-    raise ValueError(f"unknown attack kind {batch.kind!r}")
 
 
 # --------------------------------------------------------------------------------------------

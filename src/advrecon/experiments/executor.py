@@ -1,0 +1,80 @@
+"""The one batch executor: a unit batch -> one attack call -> one row per unit.
+
+:func:`execute_batch` looks the batch's attack up in the threat-model registry
+(:mod:`advrecon.attacks.registry`), runs it once on the slice and reads every unit's row, arrays
+and curves from the threat model's :class:`~advrecon.attacks.registry.UnitScores`. Everything
+specific to a threat model (how a complete-image attack is scored on a pathology box, which
+items one call serves) lives in the threat model's module; here only what is common: the
+attack row's item fields become region columns (:data:`RENAME`, :data:`DROP`) and the unit's
+budget goes into the threat model's budget column.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from advrecon.attacks.registry import SliceAttack, get_threat_model
+
+if TYPE_CHECKING:
+    from advrecon.experiments.runner import BatchContext, BatchOutput
+    from advrecon.experiments.units import UnitBatch
+
+__all__ = ["DROP", "RENAME", "execute_batch", "unit_row"]
+
+#: Attack row fields that describe the attack's item, not the unit (renamed or dropped).
+RENAME = {
+    "box_x": "region_x",
+    "box_y": "region_y",
+    "box_w": "region_width",
+    "box_h": "region_height",
+    "box_grown": "region_grown",
+}
+DROP = ("item", "slice_index", "box_label")
+
+
+def unit_row(row: dict[str, Any]) -> dict[str, Any]:
+    """An attack row as a unit row: :data:`DROP` fields removed, :data:`RENAME` applied."""
+    return {RENAME.get(k, k): v for k, v in row.items() if k not in DROP}
+
+
+def _slice_attack(batch: UnitBatch, ctx: BatchContext) -> SliceAttack:
+    """The batch's slice as a threat model's input (k-space and mask moved to the device)."""
+    sample = ctx.sample
+    padding = getattr(sample, "padding", None)
+    return SliceAttack(
+        recon=ctx.model,
+        kspace=sample.kspace.to(ctx.device),
+        mask=ctx.mask.to(ctx.device),
+        num_low_frequencies=ctx.num_low_frequencies,
+        boxes=list(batch.ref.boxes),
+        padding=None if padding is None else (int(padding[0]), int(padding[1])),
+        recon_size=tuple(sample.recon_size),
+        generator=ctx.generator,
+        chunk_size=ctx.chunk_size,
+    )
+
+
+def execute_batch(batch: UnitBatch, ctx: BatchContext) -> BatchOutput:
+    """Default executor: one call of the batch's threat model serves every unit.
+
+    Returns:
+        :class:`~advrecon.experiments.runner.BatchOutput` with one row and one array set per
+        unit and the threat model's curve rows (keyed by model, acceleration, file, slice).
+    """
+    from advrecon.experiments.runner import BatchOutput
+
+    threat = get_threat_model(batch.kind)
+    inp = _slice_attack(batch, ctx)
+    scores = threat.run(inp, batch.units, getattr(ctx.config, threat.name), batch.rule)
+    out = BatchOutput(rows={})
+    for u in batch.units:
+        i, row = scores.row(u)
+        row = unit_row(row)
+        row[threat.budget_column] = u.budget
+        out.rows[u.id] = row
+        out.arrays[u.id] = scores.arrays(i, u)
+    for c in scores.curves():
+        key = {"model": batch.model.name, "acceleration": batch.model.acceleration}
+        key.update(target=c["target"], file=batch.ref.file, slice=batch.ref.slice)
+        out.curves.append({**key, **{k: v for k, v in c.items() if k != "target"}})
+    return out
