@@ -658,17 +658,21 @@ class SliceDataset(Dataset):
             )
             return ann.AnnotationIndex(table)
         if isinstance(annotations, ann.AnnotationIndex):
-            table, recon = annotations.table, annotations.in_recon_frame
+            loaded = ann.Annotations(
+                annotations.table, annotations.in_recon_frame, box_rows=annotations.box_rows
+            )
+        elif isinstance(annotations, ann.Annotations):
+            loaded = annotations
         elif isinstance(annotations, pd.DataFrame):
-            table, recon = annotations, annotations.attrs.get("frame") == "recon"
+            loaded = ann.Annotations(annotations)  # a bare table: the CSV frame, as published
         else:
             raise TypeError(
-                "annotations must be a CSV path, an AnnotationIndex or a DataFrame, "
+                "annotations must be a CSV path, Annotations, an AnnotationIndex or a DataFrame, "
                 f"got {type(annotations).__name__}"
             )
-        if not recon:
-            table = ann.to_recon_frame(table, heights, widths)
-        return ann.AnnotationIndex(ann.apply_box_policy(table, box_policy), in_recon_frame=True)
+        if not loaded.in_recon_frame:
+            loaded = ann.to_recon_frame(loaded, heights, widths)
+        return ann.AnnotationIndex(ann.apply_box_policy(loaded, box_policy))
 
     def _selected(self, volume: FastMRIVolume, slices: SliceSelection) -> list[int]:
         n = volume.num_slices
