@@ -601,8 +601,9 @@ class SliceDataset(Dataset):
 
     Args:
         root: Folder of ``*.h5`` files (sorted by name), or a single ``.h5`` file.
-        annotations: fastMRI+ CSV path, or an :class:`~advrecon.data.annotations.AnnotationIndex`
-            / annotation table. CSV-frame annotations are converted to the reconstruction frame
+        annotations: fastMRI+ CSV path, :class:`~advrecon.data.annotations.Annotations`, an
+            :class:`~advrecon.data.annotations.AnnotationIndex` or a bare annotation table (taken
+            to be in the CSV frame). CSV-frame annotations are converted to the reconstruction frame
             with each volume's own recon height and width (rows of other volumes are ignored).
         annotated_only: Keep only slices with at least one box.
         box_policy: ``"all"`` boxes of a slice, or only the ``"first"``.
