@@ -31,18 +31,31 @@ def test_flip_to_recon_frame(tmp_path):
     # line 2: y=173, h=10 in a 320-row image -> top row 320 - 173 - 10 = 137
     path = write_csv(tmp_path, "file1000001,14,No,90,173,35,10,Meniscus Tear\n")
     csv = load_annotations(path)
-    assert csv.loc[2, "y"] == 173 and csv.attrs["frame"] == "csv"
+    assert csv.table.loc[2, "y"] == 173 and not csv.in_recon_frame
     recon = load_annotations(path, recon_height=320)
-    row = recon.loc[2]
+    row = recon.table.loc[2]
     assert (row.x, row.y, row.width, row.height) == (90, 137, 35, 10)
-    assert recon.attrs["frame"] == "recon"
-    # converting the CSV-frame table later gives the same result
-    assert to_recon_frame(csv, 320).loc[2, "y"] == 137
+    assert recon.in_recon_frame and recon.source == str(path)
+    # converting the CSV-frame table later gives the same result, once only
+    later = to_recon_frame(csv, 320)
+    assert later.table.loc[2, "y"] == 137 and later.in_recon_frame
+    with pytest.raises(ValueError, match="already in the reconstruction frame"):
+        to_recon_frame(later, 320)
+
+
+def test_frame_and_row_counts_reach_the_index(tmp_path):
+    rows = "f,0,No,1,1,2,2,A\nf,0,No,1,1,0,2,empty\ng,1,No,1,1,2,2,B\n"
+    with pytest.warns(AnnotationWarning):
+        loaded = load_annotations(write_csv(tmp_path, rows), recon_height=8)
+    assert dict(loaded.box_rows) == {"f": 2, "g": 1}  # counted before the empty box is dropped
+    index = AnnotationIndex(loaded)
+    assert index.in_recon_frame and index.box_rows == {"f": 2, "g": 1}
+    assert not AnnotationIndex(loaded.table).in_recon_frame  # a bare table: the CSV frame
 
 
 def test_flip_uses_each_files_height(tmp_path):
     rows = "a,0,No,1,2,3,4,L\nb,0,No,1,2,3,4,L\nc,0,No,1,2,3,4,L\n"
-    table = load_annotations(write_csv(tmp_path, rows), recon_height={"a": 10, "b.h5": 20})
+    table = load_annotations(write_csv(tmp_path, rows), recon_height={"a": 10, "b.h5": 20}).table
     assert dict(zip(table.file, table.y, strict=True)) == {
         "a": 10 - 2 - 4,
         "b": 20 - 2 - 4,
@@ -52,8 +65,8 @@ def test_flip_uses_each_files_height(tmp_path):
 def test_study_level_rows_are_labels_not_boxes(tmp_path):
     rows = "file1,0,Yes,,,,,artifact\nfile1,3,No,1,1,2,2,Meniscus Tear\n"
     table = load_annotations(write_csv(tmp_path, rows), recon_height=8)
-    assert list(table.study_level) == [True, False]
-    assert table.loc[2, ["x", "y", "width", "height"]].isna().all()
+    assert list(table.table.study_level) == [True, False]
+    assert table.table.loc[2, ["x", "y", "width", "height"]].isna().all()
     index = AnnotationIndex(table)
     assert index.study_labels("file1") == ["artifact"]
     assert index.boxes("file1", 0) == []
@@ -64,7 +77,7 @@ def test_study_level_rows_are_labels_not_boxes(tmp_path):
 
 def test_labels_are_stripped(tmp_path):
     rows = "f,0,No,1,1,2,2,Joint Effusion \nf,1,No,1,1,2,2,  Bone - Lesion\n"
-    table = load_annotations(write_csv(tmp_path, rows))
+    table = load_annotations(write_csv(tmp_path, rows)).table
     assert list(table.label) == ["Joint Effusion", "Bone - Lesion"]
 
 
@@ -72,7 +85,7 @@ def test_zero_height_box_dropped_with_warning(tmp_path):
     rows = "f,4,No,1,1,2,2,A\nfile1002097,27,No,10,20,18,0,B\n"
     with pytest.warns(AnnotationWarning) as record:
         table = load_annotations(write_csv(tmp_path, rows))
-    assert list(table.index) == [2]
+    assert list(table.table.index) == [2]
     (message,) = [str(w.message) for w in record]
     assert "ann.csv line 3" in message and "file1002097 slice 27" in message
     assert "empty" in message
@@ -94,7 +107,7 @@ def test_boxes_outside_are_clipped_with_warning(tmp_path):
     assert all("f slice 0" in m for m in messages)
     assert [f"line {n}" in m for n, m in zip((2, 3, 4, 5), messages, strict=True)] == [True] * 4
     assert "dropped" in messages[3]
-    boxes = {r.label: (r.x, r.y, r.width, r.height) for r in table.itertuples()}
+    boxes = {r.label: (r.x, r.y, r.width, r.height) for r in table.table.itertuples()}
     # below: y' = 12 - (-1) - 6 = 7, rows 7..12 -> clipped to 7..11 (height 5)
     assert boxes == {
         "below": (5, 7, 4, 5),
@@ -171,7 +184,8 @@ def knee_table():
 
 
 def test_real_knee_csv(knee_table):
-    table, messages = knee_table
+    loaded, messages = knee_table
+    table = loaded.table
     data_rows = len(KNEE_CSV.read_text().splitlines()) - 1
     assert data_rows == 16167
     assert table.study_level.sum() == 13

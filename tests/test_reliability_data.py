@@ -194,7 +194,7 @@ def test_slice_outside_volume_and_repeated_rows_are_dropped_with_warnings(tmp_pa
     path = tmp_path / "ann.csv"
     path.write_text(HEADER + "f,0,No,1,1,2,2,A\nf,9,No,1,1,2,2,B\nf,0,No,1,1,2,2,A\n")
     with pytest.warns(AnnotationWarning) as record:
-        table = load_annotations(path, recon_height=8, num_slices={"f": 3})
+        table = load_annotations(path, recon_height=8, num_slices={"f": 3}).table
     messages = sorted(str(w.message) for w in record)
     assert list(table.index) == [2]
     assert f"{path} line 3 (f slice 9): column 'slice' is outside the volume" in messages[0]

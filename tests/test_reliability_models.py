@@ -187,7 +187,7 @@ def test_pickled_module_says_python_objects(tmp_path):
 # ------------------------------------------------------------------ training inputs
 def _resume_files(tmp_path):
     """A unet ``last.safetensors`` matching the default TrainConfig (demo preset, 4x)."""
-    from advrecon.train import DEFAULT_CENTER_FRACTIONS
+    from advrecon.training import DEFAULT_CENTER_FRACTIONS
 
     ckpt = tmp_path / "last.safetensors"
     meta = {"preset": "demo", "acceleration": 4, "mask_type": "random"}
@@ -198,8 +198,8 @@ def _resume_files(tmp_path):
 
 @pytest.mark.parametrize("content", ["random", "object", "wrong-keys"])
 def test_resume_state_errors_are_clear(tmp_path, content):
-    from advrecon.train import TrainConfig
-    from advrecon.train_io import read_resume
+    from advrecon.training import TrainConfig
+    from advrecon.training.io import read_resume
 
     ckpt, state = _resume_files(tmp_path)
     if content == "random":
@@ -219,7 +219,7 @@ def test_resume_state_errors_are_clear(tmp_path, content):
 
 @pytest.mark.parametrize("value", [0, -4, 2.5, True, "4"])
 def test_train_acceleration_is_checked_first(tmp_path, value):
-    from advrecon.train import TrainConfig
+    from advrecon.training import TrainConfig
 
     with pytest.raises(ConfigError) as err:
         TrainConfig(arch="unet", train_dir=tmp_path, out_dir=tmp_path, acceleration=value)
@@ -228,7 +228,7 @@ def test_train_acceleration_is_checked_first(tmp_path, value):
 
 @pytest.mark.parametrize("device", ["gpu", "cuda:x", "meta"])
 def test_train_device_is_checked(tmp_path, device):
-    from advrecon.train import TrainConfig
+    from advrecon.training import TrainConfig
 
     with pytest.raises(ConfigError, match="device"):
         TrainConfig(arch="unet", train_dir=tmp_path, out_dir=tmp_path, device=device)
@@ -251,7 +251,7 @@ def test_train_cli_acceleration_zero(tmp_path, capsys):
     ],
 )
 def test_train_optimizer_numbers_are_checked(tmp_path, field, value, message):
-    from advrecon.train import TrainConfig
+    from advrecon.training import TrainConfig
 
     with pytest.raises(ConfigError) as err:
         TrainConfig(arch="unet", train_dir=tmp_path, out_dir=tmp_path, **{field: value})

@@ -1,4 +1,4 @@
-"""Tests of advrecon.train: loss, validation, checkpoints, resume, determinism, DDP, CLI errors.
+"""Tests of advrecon.training: loss, validation, checkpoints, resume, determinism, DDP, CLI errors.
 
 Everything runs on a tiny synthetic knee set (2-coil 32x24 k-space, 16x16 recon) and tiny
 models, on CPU.
@@ -25,8 +25,8 @@ from advrecon.masks import create_mask_for_mask_type
 from advrecon.metrics import nmse, psnr, ssim
 from advrecon.models.checkpoints import load_checkpoint, read_metadata, save_checkpoint
 from advrecon.models.reconstructor import ZeroFilled
-from advrecon.train import TrainConfig, train
-from advrecon.train_steps import (
+from advrecon.training import TrainConfig, train
+from advrecon.training.steps import (
     batch_loss,
     make_batches,
     state_dict_hash,
@@ -95,7 +95,7 @@ def _assert_same(a: dict, b: dict, atol: float = 0.0) -> None:
 
 @pytest.mark.parametrize("arch", ["unet", "varnet"])
 def test_one_step_reduces_loss_on_fixed_batch(data, arch):
-    from advrecon.train import _build
+    from advrecon.training.loop import _build
 
     torch.manual_seed(0)
     config = _config(data, data / "unused", arch)

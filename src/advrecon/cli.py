@@ -21,7 +21,7 @@ from advrecon.errors import AdvreconError, RunInterrupted
 _COMMAND_MODULES = [
     "advrecon.data.commands",  # advrecon data synth | preview | info
     "advrecon.models.commands",  # advrecon models (presets, checkpoint info)
-    "advrecon.train",  # advrecon train
+    "advrecon.training.commands",  # advrecon train
     "advrecon.experiments.commands",  # advrecon run
     "advrecon.report.commands",  # advrecon report
     "advrecon.demo",  # advrecon demo

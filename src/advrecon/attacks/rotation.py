@@ -72,6 +72,8 @@ MAX_ANGLES = 100_001
 
 __all__ = ["GRIDS", "angle_grid", "rotation_attack"]
 
+#: Angle grids: both ends of [-theta_max, theta_max] (the paper's text) or neither (the
+#: authors' code, ``arange(-theta_max, theta_max, step)[1:]``).
 GRIDS = ("inclusive", "exclusive")
 
 _TOL = 1e-9

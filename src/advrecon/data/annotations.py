@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ __all__ = [
     "BOX_POLICIES",
     "AnnotationWarning",
     "AnnotationIndex",
+    "Annotations",
     "load_annotations",
     "explain_no_boxes",
     "to_recon_frame",
@@ -56,6 +58,34 @@ SizeSpec = int | Mapping[str, int] | None
 
 class AnnotationWarning(UserWarning):
     """A fastMRI+ box was dropped or clipped while loading annotations."""
+
+
+@dataclass(frozen=True)
+class Annotations:
+    """A fastMRI+ annotation table and what is known about it (returned by the loader).
+
+    Attributes:
+        table: One row per box or study-level label, indexed by CSV line number; columns
+            :data:`COLUMNS` (see :func:`load_annotations`).
+        in_recon_frame: ``True`` once the boxes are flipped into the reconstruction frame,
+            ``False`` while they are in the (flipped) CSV frame.
+        source: Name of the CSV, used in warnings.
+        box_rows: Box rows per file in the CSV before anything was dropped.
+    """
+
+    table: pd.DataFrame
+    in_recon_frame: bool = False
+    source: str = "annotations"
+    box_rows: Mapping[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        """Number of rows (boxes and study-level labels)."""
+        return len(self.table)
+
+
+def _as_annotations(table: Annotations | pd.DataFrame) -> Annotations:
+    """``table`` as :class:`Annotations`; a bare DataFrame is taken to be in the CSV frame."""
+    return table if isinstance(table, Annotations) else Annotations(table)
 
 
 def _warn(source: str, line: object, file: str, slice_num: object, what: str) -> None:
@@ -163,12 +193,12 @@ def _resolve(spec: SizeSpec, files: pd.Series) -> np.ndarray:
 
 
 def to_recon_frame(
-    table: pd.DataFrame,
+    table: Annotations | pd.DataFrame,
     recon_height: SizeSpec,
     recon_width: SizeSpec = None,
     *,
     source: str | None = None,
-) -> pd.DataFrame:
+) -> Annotations:
     """Convert a CSV-frame annotation table to the reconstruction frame.
 
     Applies the vertical flip ``y' = recon_height - y - height`` to every box row and then clips
@@ -176,21 +206,23 @@ def to_recon_frame(
     per clipped or emptied box).
 
     Args:
-        table: Table in the CSV frame as returned by ``load_annotations(path)``.
+        table: Annotations in the CSV frame as returned by ``load_annotations(path)`` (a bare
+            DataFrame is taken to be in the CSV frame).
         recon_height: Reconstruction height ``h`` (rows): one int for every file, or a mapping
             ``file -> h``. With a mapping, rows (box and study-level) of files that are not in
             it are dropped: their frame is unknown.
         recon_width: Reconstruction width ``w`` (columns), int or mapping; optional, only used to
             clip boxes at the right edge.
-        source: Name used in warnings (defaults to ``table.attrs["source"]``).
+        source: Name used in warnings (defaults to ``table.source``).
 
     Returns:
-        New table with the same columns, ``attrs["frame"] == "recon"``.
+        New annotations with the same columns and ``in_recon_frame=True``.
     """
-    if table.attrs.get("frame") == "recon":
+    loaded = _as_annotations(table)
+    if loaded.in_recon_frame:
         raise ValueError("annotation table is already in the reconstruction frame")
-    source = source or table.attrs.get("source", "annotations")
-    out = table.copy()
+    source = source or loaded.source
+    out = loaded.table.copy()
     heights = _resolve(recon_height, out["file"])
     if isinstance(recon_height, Mapping):
         known = np.isfinite(heights)
@@ -202,8 +234,8 @@ def to_recon_frame(
     height = out["height"].to_numpy(dtype=float, na_value=np.nan)
     flipped = np.where(boxes, heights - y - height, np.nan)
     out["y"] = pd.array(flipped, dtype="Int64")
-    out.attrs = {**table.attrs, "frame": "recon", "source": source}
-    return _clip(out, heights, _resolve(recon_width, out["file"]), source)
+    out = _clip(out, heights, _resolve(recon_width, out["file"]), source)
+    return replace(loaded, table=out, in_recon_frame=True, source=source)
 
 
 def _clip(table: pd.DataFrame, heights: np.ndarray, widths: np.ndarray, source: str):
@@ -235,11 +267,10 @@ def _clip(table: pd.DataFrame, heights: np.ndarray, widths: np.ndarray, source: 
     out["y"] = pd.array(np.where(boxes, ny0, np.nan), dtype="Int64")
     out["width"] = pd.array(np.where(boxes, nx1 - nx0, np.nan), dtype="Int64")
     out["height"] = pd.array(np.where(boxes, ny1 - ny0, np.nan), dtype="Int64")
-    out.attrs = table.attrs
     return out[~empty]
 
 
-def apply_box_policy(table: pd.DataFrame, box_policy: str = "all") -> pd.DataFrame:
+def apply_box_policy(table: Annotations, box_policy: str = "all") -> Annotations:
     """Keep every box (``"all"``) or only the first box of each slice, in CSV order (``"first"``).
 
     Study-level rows are always kept.
@@ -247,13 +278,12 @@ def apply_box_policy(table: pd.DataFrame, box_policy: str = "all") -> pd.DataFra
     _check_policy(box_policy)
     if box_policy == "all":
         return table
-    boxes = ~table["study_level"].astype(bool)
-    first = table[boxes].groupby(["file", "slice"], sort=False).cumcount() == 0
+    rows = table.table
+    boxes = ~rows["study_level"].astype(bool)
+    first = rows[boxes].groupby(["file", "slice"], sort=False).cumcount() == 0
     keep = ~boxes
     keep[first.index[first.to_numpy()]] = True
-    out = table[keep.to_numpy()]
-    out.attrs = table.attrs
-    return out
+    return replace(table, table=rows[keep.to_numpy()])
 
 
 def _drop(table: pd.DataFrame, drop: np.ndarray, source: str, why) -> pd.DataFrame:
@@ -261,9 +291,7 @@ def _drop(table: pd.DataFrame, drop: np.ndarray, source: str, why) -> pd.DataFra
     for i in np.flatnonzero(drop):
         row = table.iloc[i]
         _warn(source, table.index[i], row["file"], row["slice"], why(i))
-    out = table[~drop]
-    out.attrs = table.attrs
-    return out
+    return table[~drop]
 
 
 def _drop_empty(table: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -309,7 +337,7 @@ def load_annotations(
     *,
     recon_width: SizeSpec = None,
     num_slices: SizeSpec = None,
-) -> pd.DataFrame:
+) -> Annotations:
     """Load a fastMRI+ annotation CSV (one row per box, plus study-level rows).
 
     Args:
@@ -325,14 +353,15 @@ def load_annotations(
             slices a volume does not have.
 
     Returns:
-        DataFrame indexed by CSV line number with columns ``file`` (str, volume stem),
+        :class:`Annotations` whose ``table`` is a DataFrame indexed by CSV line number with
+        columns ``file`` (str, volume stem),
         ``slice`` (Int64), ``study_level`` (bool), ``x, y, width, height`` (Int64, ``<NA>`` on
         study-level rows) and ``label`` (str, whitespace stripped). Each of these is dropped
         with an :class:`AnnotationWarning` naming the CSV, line, volume and slice: empty boxes,
         repeated boxes, boxes on a slice the volume does not have, boxes entirely outside the
         image; boxes reaching outside the image are clipped (also with a warning).
-        ``attrs["frame"]`` is ``"recon"`` or ``"csv"``; ``attrs["box_rows"]`` counts the box
-        rows of each file in the CSV before anything was dropped.
+        ``in_recon_frame`` says which frame the boxes are in; ``box_rows`` counts the box rows
+        of each file in the CSV before anything was dropped.
 
     Raises:
         InputFileError: The file is missing or unreadable, lacks columns, or has a non-numeric
@@ -344,16 +373,17 @@ def load_annotations(
     table = _read_csv(path)
     source = str(path)
     counts = table.loc[~table["study_level"], "file"].value_counts()
-    table.attrs = {"frame": "csv", "source": source, "box_rows": counts.to_dict()}
     table = _drop_empty(table, source)
     table = _drop_duplicates(table, source)
     table = _drop_missing_slices(table, num_slices, source)
+    loaded = Annotations(table, source=source, box_rows=counts.to_dict())
     if recon_height is not None:
-        table = to_recon_frame(table, recon_height, recon_width)
+        loaded = to_recon_frame(loaded, recon_height, recon_width)
     else:
         unknown = np.full(len(table), np.nan)
-        table = _clip(table, unknown, _resolve(recon_width, table["file"]), source)
-    return apply_box_policy(table, box_policy)
+        clipped = _clip(table, unknown, _resolve(recon_width, table["file"]), source)
+        loaded = replace(loaded, table=clipped)
+    return apply_box_policy(loaded, box_policy)
 
 
 def explain_no_boxes(csv: str | Path, index: AnnotationIndex | None, volumes: list) -> str:
@@ -365,7 +395,7 @@ def explain_no_boxes(csv: str | Path, index: AnnotationIndex | None, volumes: li
         volumes: The volumes (with ``fname``) of the data folder.
     """
     names = [v.fname for v in volumes]
-    rows = {} if index is None else index.table.attrs.get("box_rows", {})
+    rows = {} if index is None else index.box_rows
     ours = sum(int(rows.get(n, 0)) for n in names)
     if ours == 0:
         example = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
@@ -383,21 +413,28 @@ class AnnotationIndex:
     """Per-slice lookup of fastMRI+ boxes and per-volume study-level labels.
 
     Args:
-        table: Annotation table from :func:`load_annotations`.
+        table: Annotations from :func:`load_annotations` (or a bare DataFrame of the same
+            columns).
         in_recon_frame: Whether the boxes are in the reconstruction frame; defaults to
-            ``table.attrs["frame"] == "recon"``.
+            ``table.in_recon_frame`` (``False`` for a bare DataFrame).
 
     Volume names may be given as ``file1000001``, ``file1000001.h5`` or a path.
     """
 
-    def __init__(self, table: pd.DataFrame, *, in_recon_frame: bool | None = None) -> None:
+    def __init__(
+        self, table: Annotations | pd.DataFrame, *, in_recon_frame: bool | None = None
+    ) -> None:
+        loaded = _as_annotations(table)
+        table = loaded.table
         missing = [c for c in COLUMNS if c not in table.columns]
         if missing:
             raise ValueError(f"annotation table is missing column(s) {missing}")
         if in_recon_frame is None:
-            in_recon_frame = table.attrs.get("frame") == "recon"
+            in_recon_frame = loaded.in_recon_frame
         self.table = table
         self.in_recon_frame = bool(in_recon_frame)
+        #: Box rows per file in the CSV before anything was dropped (for error messages).
+        self.box_rows: Mapping[str, int] = dict(loaded.box_rows)
         self._boxes: dict[tuple[str, int], list[Box]] = {}
         self._study: dict[str, list[str]] = {}
         for row in table.itertuples(index=False):

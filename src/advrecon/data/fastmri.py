@@ -601,8 +601,9 @@ class SliceDataset(Dataset):
 
     Args:
         root: Folder of ``*.h5`` files (sorted by name), or a single ``.h5`` file.
-        annotations: fastMRI+ CSV path, or an :class:`~advrecon.data.annotations.AnnotationIndex`
-            / annotation table. CSV-frame annotations are converted to the reconstruction frame
+        annotations: fastMRI+ CSV path, :class:`~advrecon.data.annotations.Annotations`, an
+            :class:`~advrecon.data.annotations.AnnotationIndex` or a bare annotation table (taken
+            to be in the CSV frame). CSV-frame annotations are converted to the reconstruction frame
             with each volume's own recon height and width (rows of other volumes are ignored).
         annotated_only: Keep only slices with at least one box.
         box_policy: ``"all"`` boxes of a slice, or only the ``"first"``.
@@ -658,17 +659,21 @@ class SliceDataset(Dataset):
             )
             return ann.AnnotationIndex(table)
         if isinstance(annotations, ann.AnnotationIndex):
-            table, recon = annotations.table, annotations.in_recon_frame
+            loaded = ann.Annotations(
+                annotations.table, annotations.in_recon_frame, box_rows=annotations.box_rows
+            )
+        elif isinstance(annotations, ann.Annotations):
+            loaded = annotations
         elif isinstance(annotations, pd.DataFrame):
-            table, recon = annotations, annotations.attrs.get("frame") == "recon"
+            loaded = ann.Annotations(annotations)  # a bare table: the CSV frame, as published
         else:
             raise TypeError(
-                "annotations must be a CSV path, an AnnotationIndex or a DataFrame, "
+                "annotations must be a CSV path, Annotations, an AnnotationIndex or a DataFrame, "
                 f"got {type(annotations).__name__}"
             )
-        if not recon:
-            table = ann.to_recon_frame(table, heights, widths)
-        return ann.AnnotationIndex(ann.apply_box_policy(table, box_policy), in_recon_frame=True)
+        if not loaded.in_recon_frame:
+            loaded = ann.to_recon_frame(loaded, heights, widths)
+        return ann.AnnotationIndex(ann.apply_box_policy(loaded, box_policy))
 
     def _selected(self, volume: FastMRIVolume, slices: SliceSelection) -> list[int]:
         n = volume.num_slices

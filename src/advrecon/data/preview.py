@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from advrecon.boxes import Box
 from advrecon.data.annotations import AnnotationIndex, load_annotations
 from advrecon.data.fastmri import FastMRIVolume
 from advrecon.errors import InputFileError
+from advrecon.files import atomic_write, os_errors
 
 __all__ = ["write_preview", "register_arguments", "run_from_args"]
 
@@ -82,20 +82,10 @@ def _panels(volumes: list[FastMRIVolume], indexes: dict, max_slices: int) -> lis
 
 
 def _save_atomically(fig, out_png: Path) -> None:
-    """Write the figure to a temporary file next to ``out_png`` and rename it into place."""
-    try:
+    """Write the figure as PNG to ``out_png`` atomically (:func:`advrecon.files.atomic_write`)."""
+    with os_errors("create the folder of", out_png):
         out_png.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{out_png.name}.", suffix=".png", dir=out_png.parent)
-    except OSError as exc:
-        raise InputFileError(out_png, f"cannot write the preview here ({exc.strerror})") from None
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110, format="png")
-        os.replace(tmp, out_png)
-    except OSError as exc:
-        raise InputFileError(out_png, f"cannot write the preview here ({exc.strerror})") from None
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    atomic_write(out_png, lambda f: fig.savefig(f, dpi=110, format="png"), "the preview")
 
 
 def write_preview(

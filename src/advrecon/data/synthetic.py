@@ -42,6 +42,7 @@ import torch
 from advrecon import __version__
 from advrecon.data.synthetic_anatomy import LESION_LABELS, render_volume, smooth_noise
 from advrecon.errors import AdvreconError, ConfigError
+from advrecon.files import process_umask
 from advrecon.mri import fft2c, kspace_to_target
 
 __all__ = [
@@ -447,13 +448,6 @@ def _looks_generated(folder: Path) -> bool:
     return all(p.is_file() and p.suffix in allowed for p in folder.iterdir())
 
 
-def _umask() -> int:
-    """The process umask (read by setting and restoring it)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _unwritable(out: Path, exc: OSError) -> AdvreconError:
     """One sentence for a file-system failure while writing the dataset to ``out``."""
     reason = exc.strerror or str(exc) or type(exc).__name__
@@ -520,7 +514,7 @@ def generate_dataset(
     except OSError as exc:
         raise _unwritable(out, exc) from None
     try:
-        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the dataset is not
+        tmp.chmod(0o777 & ~process_umask())  # mkdtemp makes it private; the dataset is not
         if config.val_volumes > 0:
             val_cfg = replace(
                 config,

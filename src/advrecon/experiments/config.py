@@ -61,7 +61,14 @@ from pydantic import (
 from pydantic import Strict as _Strict
 from pydantic_core import PydanticCustomError
 
+from advrecon.attacks.geometry import INTERPOLATIONS
+from advrecon.attacks.noise import RULES as NOISE_RULES
+from advrecon.attacks.objectives import OBJECTIVES, SELECT_BY
+from advrecon.attacks.rotation import GRIDS as ROTATION_GRIDS
 from advrecon.errors import ConfigError, InputFileError
+from advrecon.masks import MASK_TYPES as MASK_FUNCS
+from advrecon.masks import PAPER_MASKS as DEFAULT_CENTER_FRACTION
+from advrecon.models.presets import ARCHITECTURES
 
 __all__ = [
     "DataConfig",
@@ -84,17 +91,10 @@ logger = logging.getLogger(__name__)
 
 #: Attack targets: the annotated box (``region``) or the complete image (``image``).
 TARGETS = ("region", "image")
-NOISE_RULES = ("l2", "reference")
-OBJECTIVES = ("mse", "ssim", "mse_ssim")
-SELECT_BY = ("mse", "ssim", "psnr")
-INTERPOLATIONS = ("paper", "fourier")
-#: Rotation angle grids: both ends of [-theta_max, theta_max] (the paper's text) or neither
-#: (the authors' code, ``arange(-theta_max, theta_max, step)[1:]``).
-ROTATION_GRIDS = ("inclusive", "exclusive")
-MASK_TYPES = ("random", "equispaced_fraction", "equispaced")
-ARCHS = ("unet", "varnet", "zero_filled", "custom")
-#: Center fractions used by the paper (fastMRI defaults) per acceleration.
-DEFAULT_CENTER_FRACTION = {4: 0.08, 8: 0.04}
+# The other tables of valid values are imported from the modules they belong to (above).
+MASK_TYPES = tuple(MASK_FUNCS)
+#: Trained architectures (presets), the zero-filled baseline, or a user's model.
+ARCHS = (*ARCHITECTURES, "zero_filled", "custom")
 #: Top-level keys that do not change results (excluded from the config hash).
 RESULT_NEUTRAL_KEYS = ("name", "output", "device", "chunk_size", "arrays")
 #: Budgets above this many percent of a coil's norm are allowed but warned about.

@@ -1,4 +1,4 @@
-"""Sharding work across processes started by ``torchrun``.
+"""Sharding work across processes started by ``torchrun`` (experiments and training).
 
 ``torchrun --nnodes N --nproc_per_node P -m advrecon run CONFIG`` starts ``N * P`` processes
 with ``RANK`` / ``WORLD_SIZE`` / ``LOCAL_RANK`` set. Each process takes the unit batches
@@ -28,7 +28,16 @@ from typing import TypeVar
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "init_distributed", "shard", "barrier", "agree", "broadcast", "shutdown"]
+__all__ = [
+    "DistInfo",
+    "init_distributed",
+    "shard",
+    "barrier",
+    "agree",
+    "broadcast",
+    "all_reduce_sum",
+    "shutdown",
+]
 
 T = TypeVar("T")
 # A rank that finishes early waits for the slowest one at the barrier: allow long runs.
@@ -59,6 +68,11 @@ class DistInfo:
     @property
     def distributed(self) -> bool:
         return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the process that writes shared files."""
+        return self.rank == 0
 
 
 def init_distributed(device: str = "cpu") -> DistInfo:
@@ -143,6 +157,14 @@ def barrier(info: DistInfo) -> None:
     """Wait for every process (no-op when not distributed)."""
     if info.distributed and dist.is_initialized():
         dist.barrier()
+
+
+def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
+    """Sum of ``x`` over all ranks, a new tensor (``x`` itself without a process group)."""
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        x = x.clone()
+        dist.all_reduce(x)
+    return x
 
 
 def shutdown(info: DistInfo) -> None:

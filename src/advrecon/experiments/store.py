@@ -13,9 +13,9 @@ Durability rules (a run can be killed at any moment and started again):
 Values are written with ``repr``-exact floats, so a table written by one process equals the
 table merged from several.
 
-Every write goes through :func:`atomic_write` (whole files) or :meth:`TidyTable.append` (rows);
-an :class:`OSError` there (full disk, read-only folder) becomes one
-:class:`~advrecon.errors.StorageError` naming the operation and the path, and no temporary file
+Every write goes through :func:`~advrecon.files.atomic_write` (whole files) or
+:meth:`TidyTable.append` (rows); an :class:`OSError` there (full disk, read-only folder) becomes
+one :class:`~advrecon.errors.StorageError` naming the operation and the path, and no temporary file
 or half-written row is left behind. A run folder is written by one run at a time:
 :class:`RunLock` is an advisory ``flock`` on ``run.lock`` that records who holds it.
 """
@@ -29,17 +29,18 @@ import json
 import math
 import os
 import socket
-import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
 from advrecon.errors import ConfigError, InputFileError, RunFolderBusyError, StorageError
+from advrecon.files import FILE_MODE as _FILE_MODE
+from advrecon.files import atomic_write, atomic_write_text, os_errors
 
 __all__ = [
     "TidyTable",
@@ -61,76 +62,6 @@ __all__ = [
 
 class StoreWarning(UserWarning):
     """A results file was repaired (truncated last line dropped)."""
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-#: Mode of new files (what ``open(path, "w")`` would give); ``mkstemp`` alone gives 0600.
-_FILE_MODE = 0o666 & ~_umask()
-
-
-@contextmanager
-def os_errors(operation: str, path: object) -> Iterator[None]:
-    """Turn an :class:`OSError` inside the block into :class:`StorageError` (operation, path)."""
-    try:
-        yield
-    except OSError as exc:
-        raise StorageError.from_os(operation, path, exc) from None
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable (best effort: not every file system lets a folder be fsynced)."""
-    with suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def atomic_write(
-    path: str | Path, data: str | bytes | Callable[[BinaryIO], None], what: str = ""
-) -> None:
-    """Create or replace ``path`` atomically: temporary file in the same folder, fsync, rename.
-
-    Args:
-        path: Destination.
-        data: Text (UTF-8), bytes, or a function writing to the open binary file.
-        what: What is written, for the error message (default: the file name).
-
-    Raises:
-        StorageError: the write failed (``cannot write {what} to {path}: {reason}``); the
-            destination is unchanged and the temporary file is removed.
-    """
-    path = Path(path)
-    tmp: str | None = None
-    try:
-        with os_errors(f"write {what or path.name} to", path):
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            with os.fdopen(fd, "wb") as f:
-                os.fchmod(f.fileno(), _FILE_MODE)
-                if callable(data):
-                    data(f)
-                else:
-                    f.write(data.encode() if isinstance(data, str) else data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-            tmp = None
-        _fsync_dir(path.parent)
-    finally:
-        if tmp is not None:
-            with suppress(OSError):
-                os.unlink(tmp)
-
-
-def atomic_write_text(path: Path, text: str, what: str = "") -> None:
-    """Write ``text`` to ``path`` atomically (see :func:`atomic_write`)."""
-    atomic_write(path, text, what)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -21,10 +21,8 @@ import datetime as _dt
 import importlib
 import inspect
 import json
-import os
 import re
 import struct
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -34,7 +32,8 @@ import torch
 from torch import nn
 
 from advrecon.errors import ConfigError, InputFileError
-from advrecon.models.presets import ARCHITECTURES, PRESETS, preset_kwargs
+from advrecon.files import atomic_write
+from advrecon.models.presets import ARCHITECTURES, PRESET_NAMES, PRESETS, preset_kwargs
 from advrecon.models.reconstructor import (
     CallableReconstructor,
     Reconstructor,
@@ -193,7 +192,7 @@ def save_checkpoint(
     Returns:
         The written path.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     from advrecon import __version__
 
@@ -214,14 +213,7 @@ def save_checkpoint(
         tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
         record["stored_dtype"] = str(dtype).removeprefix("torch.")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={_METADATA_KEY: json.dumps(record)})
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_write(path, save(tensors, metadata={_METADATA_KEY: json.dumps(record)}), "checkpoint")
     return path
 
 
@@ -460,14 +452,13 @@ def load_checkpoint(
     """
     path = Path(path)
     if arch is not None and arch not in ARCHITECTURES:
-        raise InputFileError(
-            path, f"unknown architecture {arch!r} requested (choose from varnet, unet)"
-        )
+        choices = ", ".join(ARCHITECTURES)
+        raise InputFileError(path, f"unknown architecture {arch!r} requested (choose {choices})")
     if preset is not None:
         archs = [arch] if arch else list(ARCHITECTURES)
         if all(preset not in PRESETS[a] for a in archs):
             raise InputFileError(
-                path, f"unknown preset {preset!r} requested (choose from demo, paper, fastmri)"
+                path, f"unknown preset {preset!r} requested (choose from {', '.join(PRESET_NAMES)})"
             )
     state, metadata = _read(path)
     if not metadata:

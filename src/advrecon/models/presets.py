@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 
-__all__ = ["PRESETS", "ARCHITECTURES", "preset_kwargs"]
+__all__ = ["PRESETS", "ARCHITECTURES", "PRESET_NAMES", "preset_kwargs"]
 
 ARCHITECTURES = ("varnet", "unet")
 
@@ -70,6 +70,9 @@ PRESETS: dict[str, dict[str, dict]] = {
         },
     },
 }
+
+#: Size presets, the same names for every architecture.
+PRESET_NAMES: tuple[str, ...] = tuple(PRESETS[ARCHITECTURES[0]])
 
 
 def preset_kwargs(arch: str, preset: str) -> dict:

@@ -1,8 +1,8 @@
-"""Pieces of the training loop: batches, mask seeds, losses, validation, distributed helpers.
+"""Pieces of the training loop: batches, mask seeds, losses, validation.
 
 Everything here is a plain function on tensors and :class:`~advrecon.data.fastmri.SliceSample`
-lists, so :mod:`advrecon.train` only orchestrates (epochs, optimizer, checkpoints) and each piece
-is testable on its own.
+lists, so :mod:`advrecon.training.loop` only orchestrates (epochs, optimizer, checkpoints) and
+each piece is testable on its own.
 
 The recipe follows fastMRI's Lightning modules:
 
@@ -22,31 +22,25 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
-import torch.distributed as dist
 
+from advrecon.experiments.distributed import all_reduce_sum
 from advrecon.metrics import nmse, psnr, ssim, ssim_loss
 from advrecon.models.reconstructor import Reconstructor, ZeroFilled
 from advrecon.mri import kspace_to_target
 
 __all__ = [
     "Batch",
-    "DistInfo",
     "make_batches",
     "train_mask_seed",
     "val_mask_seed",
     "batch_loss",
     "validate",
-    "setup_distributed",
-    "all_reduce_sum",
     "state_dict_hash",
-    "barrier",
-    "shard",
     "take",
     "VAL_METRICS",
 ]
@@ -254,70 +248,7 @@ def validate(
     return out
 
 
-# -- distributed ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DistInfo:
-    """Where this process sits in a (possibly single-process) run."""
-
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-    initialized_here: bool = False
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def distributed(self) -> bool:
-        return self.world_size > 1
-
-
-def setup_distributed(device: str) -> tuple[DistInfo, torch.device]:
-    """Join the process group torchrun describes (``WORLD_SIZE > 1``) and pick the device.
-
-    NCCL on GPUs, gloo on CPU. ``device="auto"`` means ``cuda:LOCAL_RANK`` when CUDA is
-    available, else CPU; ``"cuda"`` under torchrun also becomes ``cuda:LOCAL_RANK``.
-
-    Args:
-        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-
-    Returns:
-        The process's :class:`DistInfo` and its device.
-    """
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
-    if dev.type == "cuda" and dev.index is None:
-        dev = torch.device("cuda", local_rank if world_size > 1 else 0)
-    if dev.type == "cuda":
-        torch.cuda.set_device(dev)
-    initialized_here = False
-    if world_size > 1 and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
-        initialized_here = True
-    if dist.is_initialized():
-        rank, world_size = dist.get_rank(), dist.get_world_size()
-    return DistInfo(rank, world_size, local_rank, initialized_here), dev
-
-
-def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
-    """Sum a tensor over all ranks (identity without a process group)."""
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        x = x.clone()
-        dist.all_reduce(x)
-    return x
-
-
-def barrier() -> None:
-    """Wait for all ranks (no-op without a process group)."""
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        dist.barrier()
+# -- helpers ----------------------------------------------------------------------------------
 
 
 def state_dict_hash(module: torch.nn.Module) -> str:
@@ -329,11 +260,6 @@ def state_dict_hash(module: torch.nn.Module) -> str:
         h.update(str(tuple(t.shape)).encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
-
-
-def shard(indices: Sequence[int], info: DistInfo) -> list[int]:
-    """Disjoint round-robin shard of ``indices`` for this rank (no padding, no duplicates)."""
-    return list(indices)[info.rank :: info.world_size]
 
 
 def take(iterable, n: int | None) -> Iterator:

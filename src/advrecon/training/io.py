@@ -1,6 +1,6 @@
 """Files of a training run: checkpoint metadata, resume state, export, log, data checks.
 
-Kept apart from the loop in :mod:`advrecon.train`. Weights go through
+Kept apart from the loop in :mod:`advrecon.training.loop`. Weights go through
 :func:`advrecon.models.checkpoints.save_checkpoint` (safetensors + JSON metadata); optimizer,
 scheduler and RNG state go to a ``*.state.pt`` holding tensors and plain containers only, read
 back with ``torch.load(weights_only=True)``.
@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from advrecon.errors import InputFileError
+from advrecon.files import atomic_write
 
 if TYPE_CHECKING:
-    from advrecon.train import TrainConfig
+    from advrecon.training.config import TrainConfig
 
 __all__ = [
     "STATE_SUFFIX",
@@ -136,15 +137,11 @@ def read_resume(config: TrainConfig) -> dict[str, Any]:
 
 def save_state(path: Path, state: dict[str, Any]) -> None:
     """``torch.save`` of tensors and plain containers, atomically (a crash leaves the old one)."""
-    from advrecon.experiments.store import atomic_write
-
     atomic_write(path, lambda f: torch.save(state, f), "the training state")
 
 
 def export_checkpoint(best: Path, target: Path) -> None:
     """Copy the best checkpoint (one self-describing safetensors file) to ``target``."""
-    from advrecon.experiments.store import atomic_write
-
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(target, best.read_bytes(), "the exported checkpoint")
     logger.info("exported %s -> %s", best, target)

@@ -1,0 +1,31 @@
+"""Each table of valid values has one home; config and training use that very object."""
+
+from __future__ import annotations
+
+from advrecon import masks
+from advrecon.attacks import geometry, noise, objectives, rotation
+from advrecon.experiments import config
+from advrecon.models import presets
+from advrecon.training import config as train_config
+
+
+def test_experiment_config_uses_the_tables_of_their_modules():
+    assert config.NOISE_RULES is noise.RULES
+    assert config.OBJECTIVES is objectives.OBJECTIVES
+    assert config.SELECT_BY is objectives.SELECT_BY
+    assert config.INTERPOLATIONS is geometry.INTERPOLATIONS
+    assert config.ROTATION_GRIDS is rotation.GRIDS
+    assert config.DEFAULT_CENTER_FRACTION is masks.PAPER_MASKS
+    assert config.MASK_TYPES == tuple(masks.MASK_TYPES)
+    assert set(presets.ARCHITECTURES) < set(config.ARCHS)
+
+
+def test_training_uses_the_tables_of_their_modules():
+    assert train_config.DEFAULT_CENTER_FRACTIONS is masks.PAPER_MASKS
+    assert set(train_config.MASK_TYPES) <= set(masks.MASK_TYPES)
+    assert set(train_config.DEFAULT_LR) == set(presets.ARCHITECTURES)
+
+
+def test_every_architecture_has_every_preset():
+    for arch in presets.ARCHITECTURES:
+        assert tuple(presets.PRESETS[arch]) == presets.PRESET_NAMES
