@@ -10,11 +10,11 @@ from advrecon.training import config as train_config
 
 
 def test_experiment_config_uses_the_tables_of_their_modules():
-    assert config.NOISE_RULES is noise.RULES
-    assert config.OBJECTIVES is objectives.OBJECTIVES
-    assert config.SELECT_BY is objectives.SELECT_BY
-    assert config.INTERPOLATIONS is geometry.INTERPOLATIONS
-    assert config.ROTATION_GRIDS is rotation.GRIDS
+    # the attack sections (and so their tables) live in the threat models' own modules
+    assert config.NoiseAttackConfig is noise.NoiseAttackConfig
+    assert config.RotationAttackConfig is rotation.RotationAttackConfig
+    assert noise.OBJECTIVES is objectives.OBJECTIVES and rotation.SELECT_BY is objectives.SELECT_BY
+    assert rotation.INTERPOLATIONS is geometry.INTERPOLATIONS
     assert config.DEFAULT_CENTER_FRACTION is masks.PAPER_MASKS
     assert config.MASK_TYPES == tuple(masks.MASK_TYPES)
     assert set(presets.ARCHITECTURES) < set(config.ARCHS)

@@ -45,6 +45,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
+from pydantic import AliasChoices, Field, StrictBool, model_validator
 
 from advrecon.attacks._common import (
     check_kspace_mask,
@@ -66,10 +67,21 @@ from advrecon.attacks.objectives import (
     region_metrics,
 )
 from advrecon.attacks.objectives import data_range as data_range_of
-from advrecon.attacks.registry import SliceAttack, box_array
+from advrecon.attacks.registry import BatchGroup, SliceAttack, UnitSpec, box_array
 from advrecon.attacks.results import METRICS, NoiseAttackResult
 from advrecon.attacks.search import ProjectedGradient, random_draws
 from advrecon.boxes import Box
+from advrecon.config_types import (
+    Budgets,
+    ConfigWarning,
+    Count,
+    Positive,
+    Section,
+    Text,
+    choice,
+    fail,
+    list_of,
+)
 from advrecon.errors import AdvreconError
 from advrecon.mri import kspace_to_target
 from advrecon.noise_level import estimate_noise_sigma, noise_to_thermal_ratio
@@ -82,6 +94,9 @@ __all__ = [
     "project_per_coil",
     "reference_step",
     "run_noise_units",
+    "NoiseAttackConfig",
+    "noise_batch_groups",
+    "ETA_WARN_PERCENT",
 ]
 
 RULES = ("l2", "reference")
@@ -640,3 +655,90 @@ def run_noise_units(inp: SliceAttack, units, options, rule: str) -> NoiseUnitSco
         recon_size=inp.recon_size,
     )
     return NoiseUnitScores(result, etas, box_ids, region)
+
+
+# --------------------------------------------------------------------------------------------
+# experiment runner: the config section ``attacks.noise`` and its batches
+# --------------------------------------------------------------------------------------------
+#: Budgets above this many percent of a coil's norm are allowed but warned about.
+ETA_WARN_PERCENT = 100.0
+
+
+class NoiseAttackConfig(Section):
+    """Adversarial k-space noise (per-coil L2 ball of radius ``eta`` % of the coil's norm).
+
+    Attributes:
+        eta: Budgets in percent.
+        steps, step_size, random_start, objective, measured_only: PGD settings.
+        rules: Update rules (``l2``: per-coil normalised-gradient PGD, best iterate, the
+            default; ``reference``: exactly the authors' public code, last iterate, which uses
+            only part of the budget, see :mod:`advrecon.attacks.noise`). The first rule runs
+            on every model, the others only on the
+            models in ``rules_on`` (``None``: all models). ``rule`` is accepted as a synonym.
+        n_random: Random-noise baselines of the same norm per budget.
+        image_eta: Budgets for the complete-image target (``None``: ``eta``). The
+            complete-image attack is a comparison with the targeted one; a study that only
+            needs it at the largest budget saves a third of the noise attacks' cost.
+    """
+
+    eta: Budgets
+    steps: Count = 10
+    step_size: Positive = 0.5
+    random_start: StrictBool = True
+    objective: choice(OBJECTIVES) = "mse"
+    rules: list_of(choice(RULES)) = Field(("l2",), validation_alias=AliasChoices("rules", "rule"))
+    rules_on: list_of(Text, unique=False) | None = None
+    measured_only: StrictBool = False
+    n_random: Count = 1
+    image_eta: Budgets | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_rules_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "rule" in data and "rules" in data:
+            raise fail("give 'rule' or 'rules', not both")
+        return data
+
+    @model_validator(mode="after")
+    def _warn_large_budgets(self) -> NoiseAttackConfig:
+        """Budgets above :data:`ETA_WARN_PERCENT` are valid but usually a unit mistake."""
+        for key in ("eta", "image_eta"):
+            for i, e in enumerate(getattr(self, key) or ()):
+                if e > ETA_WARN_PERCENT:
+                    warnings.warn(
+                        f"attacks.noise.{key}[{i}]: {e:g} % is above {ETA_WARN_PERCENT:g} % of "
+                        "each coil's k-space norm (eta is in percent: 2.5 means 2.5 %)",
+                        ConfigWarning,
+                        stacklevel=2,
+                    )
+        return self
+
+    def eta_for(self, target: str) -> tuple[float, ...]:
+        """Budgets of the ``target`` (``"region"`` or ``"image"``)."""
+        return self.image_eta if target == "image" and self.image_eta is not None else self.eta
+
+    def rules_for(self, model_name: str) -> tuple[str, ...]:
+        if self.rules_on is None or model_name in self.rules_on:
+            return self.rules
+        return self.rules[:1]
+
+
+def noise_batch_groups(
+    section: NoiseAttackConfig,
+    model_name: str,
+    targets: Sequence[str],
+    boxes: dict[str, list[tuple[int, Box]]],
+) -> list[BatchGroup]:
+    """One batch per (rule, target) of a (model, slice), holding every box x budget ``eta``."""
+    return [
+        BatchGroup(
+            f"noise-{rule}/{target}",
+            tuple(
+                UnitSpec(rule, target, float(eta), bi, box)
+                for bi, box in boxes[target]
+                for eta in section.eta_for(target)
+            ),
+        )
+        for rule in section.rules_for(model_name)
+        for target in targets
+    ]

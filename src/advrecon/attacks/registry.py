@@ -9,10 +9,13 @@ to read each unit's row, arrays and curves from its result (e.g. how a complete-
 scored on a pathology box). The runner's one executor
 (:func:`advrecon.experiments.executor.execute_batch`) only looks entries up here.
 
-Adding a threat model = one new module with its ``run`` function + one entry in
-:data:`THREAT_MODELS` (see ``docs/threat_models.md``). This module does not import the
-experiments package: units are read by attribute (:class:`Unit`), options are the config
-section of the same name (``config.<name>``), duck-typed.
+Each entry also carries its config section (a pydantic model, validated as
+``attacks.<name>``) and how its units group into batches (:attr:`ThreatModel.batch_groups`), so
+the experiment config and the unit expansion are generic: adding a threat model = one new module
+(``run``, section, ``batch_groups``) + one entry in :func:`_entries` or a call of
+:func:`register` (see ``docs/threat_models.md``). This module does not import the experiments
+package: units are read by attribute (:class:`Unit`), options are the validated config section
+of the same name (``config.attacks.<name>``), duck-typed.
 """
 
 from __future__ import annotations
@@ -29,12 +32,17 @@ from advrecon.errors import AdvreconError
 
 __all__ = [
     "THREAT_MODELS",
+    "BatchGroup",
     "SliceAttack",
     "ThreatModel",
     "Unit",
     "UnitScores",
+    "UnitSpec",
     "box_array",
     "get_threat_model",
+    "register",
+    "threat_models",
+    "unregister",
 ]
 
 
@@ -91,19 +99,57 @@ class UnitScores(Protocol):
 
 
 @dataclass(frozen=True)
+class UnitSpec:
+    """What a threat model says about one unit of a batch (the runner adds model and slice)."""
+
+    rule: str
+    target: str
+    budget: float
+    box_index: int
+    box: Box
+
+
+@dataclass(frozen=True)
+class BatchGroup:
+    """The units of one attack call on one (model, slice).
+
+    Attributes:
+        label: Middle part of the batch key (``noise-l2/region``, ``rotation-grid``): the key
+            is ``<model@acc>/<label>/<file>/s<slice>``, and it seeds the batch.
+        units: The units, in their fixed order.
+    """
+
+    label: str
+    units: tuple[UnitSpec, ...]
+
+
+#: ``batch_groups(section, model_name, targets, boxes) -> [BatchGroup]`` with ``boxes`` the
+#: ``(box_index, box)`` pairs of each target on the slice (may be empty for ``region``).
+BatchGroups = Callable[
+    [Any, str, Sequence[str], dict[str, list[tuple[int, Box]]]], list[BatchGroup]
+]
+
+
+@dataclass(frozen=True)
 class ThreatModel:
     """A registry entry.
 
     Attributes:
-        name: Attack name in the config and the results table (``attack`` column).
+        name: Attack name in the config (``attacks.<name>``) and the results table (``attack``).
         budget_column: Results column holding the unit's budget (config units).
         run: ``run(slice_attack, units, options, rule) -> UnitScores``: one attack call serving
-            every unit of a batch (``options`` = the config section ``config.<name>``).
+            every unit of a batch (``options`` = the validated config section).
+        section: Pydantic model of the config section ``attacks.<name>`` (frozen, unknown keys
+            rejected: build it on :class:`advrecon.config_types.Section`).
+        batch_groups: How the units of one (model, slice) group into attack calls (in order);
+            groups without units are skipped.
     """
 
     name: str
     budget_column: str
     run: Callable[[SliceAttack, Sequence[Unit], Any, str], UnitScores]
+    section: type
+    batch_groups: BatchGroups
 
 
 def box_array(box: Box) -> np.ndarray:
@@ -112,23 +158,63 @@ def box_array(box: Box) -> np.ndarray:
 
 
 def _entries() -> dict[str, ThreatModel]:
-    from advrecon.attacks.noise import run_noise_units
-    from advrecon.attacks.rotation import run_rotation_units
+    from advrecon.attacks import noise, rotation
 
     return {
-        "noise": ThreatModel("noise", "eta_percent", run_noise_units),
-        "rotation": ThreatModel("rotation", "theta_max", run_rotation_units),
+        "noise": ThreatModel(
+            "noise",
+            "eta_percent",
+            noise.run_noise_units,
+            noise.NoiseAttackConfig,
+            noise.noise_batch_groups,
+        ),
+        "rotation": ThreatModel(
+            "rotation",
+            "theta_max",
+            rotation.run_rotation_units,
+            rotation.RotationAttackConfig,
+            rotation.rotation_batch_groups,
+        ),
     }
 
 
-#: name -> threat model (filled on first use; modules import torch-heavy code lazily).
+#: name -> threat model, in registration order (the shipped ones filled on first use: their
+#: modules import torch-heavy code lazily). Use :func:`threat_models` to read it.
 THREAT_MODELS: dict[str, ThreatModel] = {}
+
+
+def threat_models() -> dict[str, ThreatModel]:
+    """Every registered threat model, shipped ones first (batches follow this order)."""
+    if not THREAT_MODELS or "noise" not in THREAT_MODELS:
+        extra = dict(THREAT_MODELS)
+        THREAT_MODELS.clear()
+        THREAT_MODELS.update(_entries())
+        THREAT_MODELS.update(extra)
+    return THREAT_MODELS
+
+
+def register(model: ThreatModel) -> ThreatModel:
+    """Add a threat model; its section is then ``attacks.<name>`` of experiment configs.
+
+    Raises:
+        AdvreconError: the name is taken.
+    """
+    if model.name in threat_models():
+        raise AdvreconError(f"threat model {model.name!r} is already registered")
+    THREAT_MODELS[model.name] = model
+    return model
+
+
+def unregister(name: str) -> None:
+    """Remove a threat model added with :func:`register` (the shipped ones stay)."""
+    if name in ("noise", "rotation"):
+        raise AdvreconError(f"the shipped threat model {name!r} cannot be unregistered")
+    threat_models().pop(name, None)
 
 
 def get_threat_model(name: str) -> ThreatModel:
     """The registered threat model ``name``; one-line error naming the known ones."""
-    if not THREAT_MODELS:
-        THREAT_MODELS.update(_entries())
+    threat_models()
     if name not in THREAT_MODELS:
         raise AdvreconError(
             f"unknown attack {name!r}: registered threat models are {sorted(THREAT_MODELS)}"

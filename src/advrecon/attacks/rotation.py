@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from pydantic import StrictBool, model_validator
 
 from advrecon.attacks._common import (
     check_kspace_mask,
@@ -60,9 +61,17 @@ from advrecon.attacks.objectives import (
     worst_index,
 )
 from advrecon.attacks.objectives import data_range as data_range_of
-from advrecon.attacks.registry import SliceAttack, box_array
+from advrecon.attacks.registry import BatchGroup, SliceAttack, UnitSpec, box_array
 from advrecon.attacks.results import METRICS, RotationResult
 from advrecon.boxes import Box
+from advrecon.config_types import (
+    Budgets,
+    Count,
+    Positive,
+    Section,
+    choice,
+    fail,
+)
 from advrecon.errors import AdvreconError
 from advrecon.mri import center_crop, fft2c, ifft2c, kspace_to_target, rss
 
@@ -70,7 +79,13 @@ from advrecon.mri import center_crop, fft2c, ifft2c, kspace_to_target, rss
 #: over +-5 deg); a finer or wider grid is an error, not hours of compute and an OOM.
 MAX_ANGLES = 100_001
 
-__all__ = ["GRIDS", "angle_grid", "rotation_attack"]
+__all__ = [
+    "GRIDS",
+    "angle_grid",
+    "rotation_attack",
+    "RotationAttackConfig",
+    "rotation_batch_groups",
+]
 
 #: Angle grids: both ends of [-theta_max, theta_max] (the paper's text) or neither (the
 #: authors' code, ``arange(-theta_max, theta_max, step)[1:]``).
@@ -590,3 +605,60 @@ def run_rotation_units(inp: SliceAttack, units, options, rule: str) -> RotationU
         identity_at_zero=options.identity_at_zero,
     )
     return RotationUnitScores(result, thetas, len(items) - 1 if want_full else None)
+
+
+# --------------------------------------------------------------------------------------------
+# experiment runner: the config section ``attacks.rotation`` and its batches
+# --------------------------------------------------------------------------------------------
+class RotationAttackConfig(Section):
+    """Adversarial rotation: grid search over ``[-theta_max, theta_max]``.
+
+    Attributes:
+        theta_max: Largest angles in degrees.
+        step: Grid step in degrees.
+        interpolation: ``paper`` (the paper's) or ``fourier``.
+        select_by: Metric that picks the worst angle (``mse`` or ``ssim``).
+        n_random: Random angles per ``theta_max`` as a baseline.
+        grid: ``inclusive`` (default; the paper's text: ``-theta_max ... theta_max`` with both
+            ends) or ``exclusive`` (the authors' code: ``arange(-theta_max, theta_max,
+            step)[1:]``, both ends excluded); see :func:`advrecon.attacks.rotation.angle_grid`.
+        identity_at_zero: ``paper`` interpolation: make angle 0 the exact identity (default
+            false: resample at angle 0 as the authors' pipeline does).
+    """
+
+    theta_max: Budgets
+    step: Positive = 0.1
+    interpolation: choice(INTERPOLATIONS) = "paper"
+    select_by: choice(SELECT_BY) = "mse"
+    n_random: Count = 1
+    grid: choice(GRIDS) = "inclusive"
+    identity_at_zero: StrictBool = False
+
+    @model_validator(mode="after")
+    def _grid_size(self) -> RotationAttackConfig:
+        """The angle grid over ``+-max(theta_max)`` holds at most the attack's ``MAX_ANGLES``."""
+        top, step = max(self.theta_max), self.step
+        n = 2 * int(math.floor(min(top / step, 1e18) + 1e-9)) + 1  # multiples of step in window
+        if n > MAX_ANGLES:
+            raise fail(
+                f"a {step:g} deg grid over +-{top:g} deg has {n} angles, more than the maximum "
+                f"of {MAX_ANGLES}; use a larger step",
+                "step",
+            )
+        return self
+
+
+def rotation_batch_groups(
+    section: RotationAttackConfig,
+    model_name: str,
+    targets: Sequence[str],
+    boxes: dict[str, list[tuple[int, Box]]],
+) -> list[BatchGroup]:
+    """One angle sweep per (model, slice) covering every target, box and ``theta_max``."""
+    units = tuple(
+        UnitSpec("grid", target, float(th), bi, box)
+        for target in targets
+        for bi, box in boxes[target]
+        for th in section.theta_max
+    )
+    return [BatchGroup("rotation-grid", units)]

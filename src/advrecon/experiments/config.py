@@ -32,9 +32,8 @@ import functools
 import hashlib
 import json
 import logging
-import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from types import UnionType
@@ -43,13 +42,11 @@ from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 import yaml
 from pydantic import (
     AfterValidator,
-    AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
-    StrictInt,
     StrictStr,
     TypeAdapter,
     ValidationError,
@@ -61,10 +58,20 @@ from pydantic import (
 from pydantic import Strict as _Strict
 from pydantic_core import PydanticCustomError
 
-from advrecon.attacks.geometry import INTERPOLATIONS
-from advrecon.attacks.noise import RULES as NOISE_RULES
-from advrecon.attacks.objectives import OBJECTIVES, SELECT_BY
-from advrecon.attacks.rotation import GRIDS as ROTATION_GRIDS
+from advrecon.attacks.noise import ETA_WARN_PERCENT, NoiseAttackConfig
+from advrecon.attacks.registry import threat_models
+from advrecon.attacks.rotation import RotationAttackConfig
+from advrecon.config_types import (
+    ConfigWarning,
+    Count,
+    PositiveInt,
+    Section,
+    Text,
+    choice,
+    fail,
+    list_of,
+    one_of,
+)
 from advrecon.errors import ConfigError, InputFileError
 from advrecon.masks import MASK_TYPES as MASK_FUNCS
 from advrecon.masks import PAPER_MASKS as DEFAULT_CENTER_FRACTION
@@ -84,6 +91,7 @@ __all__ = [
     "TARGETS",
     "RESULT_NEUTRAL_KEYS",
     "ConfigWarning",
+    "ETA_WARN_PERCENT",
     "parse_device",
 ]
 
@@ -97,57 +105,16 @@ MASK_TYPES = tuple(MASK_FUNCS)
 ARCHS = (*ARCHITECTURES, "zero_filled", "custom")
 #: Top-level keys that do not change results (excluded from the config hash).
 RESULT_NEUTRAL_KEYS = ("name", "output", "device", "chunk_size", "arrays")
-#: Budgets above this many percent of a coil's norm are allowed but warned about.
-ETA_WARN_PERCENT = 100.0
 #: Device types a run can use (checked for availability at load).
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 
 
-class ConfigWarning(UserWarning):
-    """A config value is valid but probably not what was meant (``eta`` above 100 %)."""
-
-
-# --------------------------------------------------------------------------------------------
-# value types: each carries its check and its message
-# --------------------------------------------------------------------------------------------
-def _fail(problem: str, at: str = "") -> PydanticCustomError:
-    """A validation error whose message is ``problem``; ``at`` extends the key path (``.step``)."""
-    return PydanticCustomError("config", problem, {"at": at} if at else None)
-
-
-def _as_list(v: Any) -> Any:
-    """A scalar where a list is expected counts as a list of one (``eta: 2.5``)."""
-    return (v,) if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)) else tuple(v)
-
-
-def _unique(v: tuple) -> tuple:
-    if len(set(v)) != len(v):
-        raise _fail("contains duplicate values")
-    return v
-
-
-def _one_of(choices: Sequence[str] | Callable[[], Sequence[str]]) -> Callable[[str], str]:
-    """Check that a string is one of ``choices`` (a callable: looked up on use)."""
-
-    def check(v: str) -> str:
-        names = tuple(choices() if callable(choices) else choices)
-        if v not in names:
-            close = difflib.get_close_matches(v, names, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise _fail(f"must be one of {', '.join(names)}, got '{v}'{hint}")
-        return v
-
-    return check
-
-
-def _choice(choices: Sequence[str] | Callable[[], Sequence[str]]) -> Any:
-    return Annotated[StrictStr, AfterValidator(_one_of(choices))]
-
-
-def _list_of(item: Any, unique: bool = True) -> Any:
-    """A non-empty list (a scalar is a list of one) of ``item``, as a tuple."""
-    items = Annotated[tuple[item, ...], BeforeValidator(_as_list), Field(min_length=1)]
-    return Annotated[items, AfterValidator(_unique)] if unique else items
+# Value types and the section base live in advrecon.config_types (shared with the threat
+# models, whose own sections ``attacks.<name>`` are in their modules); short names here.
+_Section = Section
+_fail = fail
+_choice = choice
+_list_of = list_of
 
 
 def _box_policies() -> tuple[str, ...]:
@@ -156,48 +123,9 @@ def _box_policies() -> tuple[str, ...]:
     return tuple(BOX_POLICIES)
 
 
-#: A non-empty string; numbers and paths are written as text (``root: 2022`` is ``"2022"``).
-Text = Annotated[
-    StrictStr, BeforeValidator(lambda v: v if v is None else str(v)), Field(min_length=1)
-]
-Count = Annotated[StrictInt, Field(ge=0)]
-PositiveInt = Annotated[StrictInt, Field(ge=1)]
-#: Finite numbers (ints are accepted and stored as floats; ``allow_inf_nan`` is off).
-NonNegative = Annotated[float, _Strict(), Field(ge=0)]
-Positive = Annotated[float, _Strict(), Field(gt=0)]
-Budgets = _list_of(NonNegative)
-
-
 # --------------------------------------------------------------------------------------------
 # sections
 # --------------------------------------------------------------------------------------------
-class _Section(BaseModel):
-    """A frozen config section; an unknown key is rejected with a did-you-mean."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _known_keys(cls, data: Any) -> Any:
-        """``None`` is an empty section; keys must be fields (or one of their aliases)."""
-        data = {} if data is None else data
-        if not isinstance(data, dict):
-            raise _fail(f"must be a mapping, got {type(data).__name__}")
-        allowed = [
-            key
-            for name, f in cls.model_fields.items()
-            for key in (
-                f.validation_alias.choices
-                if isinstance(f.validation_alias, AliasChoices)
-                else [name]
-            )
-        ]
-        for key in data:
-            if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=1)
-                hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(allowed)}"
-                raise _fail(f"unknown key; {hint}", at=str(key))
-        return data
 
 
 def _n_values(n: int) -> Callable[[tuple], tuple]:
@@ -390,7 +318,7 @@ class ModelConfig(_Section):
             )
         names = PRESETS.get(self.arch) or {n: 0 for presets in PRESETS.values() for n in presets}
         try:
-            _one_of(tuple(names))(self.preset)
+            one_of(tuple(names))(self.preset)
         except PydanticCustomError as exc:
             raise _fail(exc.message(), "preset") from None
         if self.shipped and self.preset != SHIPPED_PRESET:
@@ -453,118 +381,74 @@ def _expand_models(v: Any) -> tuple[ModelConfig, ...]:
     return tuple(m for e in _MODEL_ENTRIES.validate_python(v) for m in e.expand())
 
 
-class NoiseAttackConfig(_Section):
-    """Adversarial k-space noise (per-coil L2 ball of radius ``eta`` % of the coil's norm).
+def _registered_names() -> list[str]:
+    return list(threat_models())
 
-    Attributes:
-        eta: Budgets in percent.
-        steps, step_size, random_start, objective, measured_only: PGD settings.
-        rules: Update rules (``l2``: per-coil normalised-gradient PGD, best iterate, the
-            default; ``reference``: exactly the authors' public code, last iterate, which uses
-            only part of the budget, see :mod:`advrecon.attacks.noise`). The first rule runs
-            on every model, the others only on the
-            models in ``rules_on`` (``None``: all models). ``rule`` is accepted as a synonym.
-        n_random: Random-noise baselines of the same norm per budget.
-        image_eta: Budgets for the complete-image target (``None``: ``eta``). The
-            complete-image attack is a comparison with the targeted one; a study that only
-            needs it at the largest budget saves a third of the noise attacks' cost.
+
+def _problem(exc: ValidationError) -> tuple[str, str]:
+    """``(key path, message)`` of the first problem of a pydantic error (path may be empty)."""
+    err = exc.errors(include_url=False)[0]
+    ctx = err.get("ctx") or {}
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+    at = ctx.get("at", "")
+    path = (path + (at if at.startswith("[") else f".{at}" if at else "")).lstrip(".")
+    template = _MESSAGES.get(err["type"])
+    if template is None:
+        return path, err["msg"]
+    return path, template.format(input=err["input"], kind=type(err["input"]).__name__, **ctx)
+
+
+def _section(name: str, data: Any) -> Any:
+    """Validate ``attacks.<name>`` with its threat model's section model."""
+    try:
+        return threat_models()[name].section.model_validate(data)
+    except ValidationError as exc:
+        path, message = _problem(exc)
+        raise _fail(message, at=f"{name}.{path}" if path else name) from None
+
+
+class AttacksConfig(BaseModel):
+    """The ``attacks:`` section: one section per registered threat model, at least one.
+
+    The sections are the registry's (:func:`advrecon.attacks.registry.threat_models`): each is
+    an attribute (``attacks.noise``; ``None`` when not configured), validated by the threat
+    model's own section model.
     """
 
-    eta: Budgets
-    steps: Count = 10
-    step_size: Positive = 0.5
-    random_start: StrictBool = True
-    objective: _choice(OBJECTIVES) = "mse"
-    rules: _list_of(_choice(NOISE_RULES)) = Field(
-        ("l2",), validation_alias=AliasChoices("rules", "rule")
-    )
-    rules_on: _list_of(Text, unique=False) | None = None
-    measured_only: StrictBool = False
-    n_random: Count = 1
-    image_eta: Budgets | None = None
+    model_config = ConfigDict(frozen=True, extra="allow")
 
     @model_validator(mode="before")
     @classmethod
-    def _one_rules_key(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "rule" in data and "rules" in data:
-            raise _fail("give 'rule' or 'rules', not both")
-        return data
+    def _sections(cls, data: Any) -> dict[str, Any]:
+        """Every registered name -> its validated section or ``None``; unknown keys rejected."""
+        data = {} if data is None else data
+        if not isinstance(data, dict):
+            raise _fail(f"must be a mapping, got {type(data).__name__}")
+        names = _registered_names()
+        for key in data:
+            if key not in names:
+                close = difflib.get_close_matches(str(key), names, n=1)
+                hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(names)}"
+                raise _fail(f"unknown key; {hint}", at=str(key))
+        sections = {n: None if data.get(n) is None else _section(n, data[n]) for n in names}
+        if all(v is None for v in sections.values()):
+            quoted = [f"'{n}'" for n in names]
+            listed = ", ".join(quoted[:-1]) + " or " + quoted[-1] if len(quoted) > 1 else quoted[0]
+            raise _fail(f"configure at least one of {listed}")
+        return sections
 
-    @model_validator(mode="after")
-    def _warn_large_budgets(self) -> NoiseAttackConfig:
-        """Budgets above :data:`ETA_WARN_PERCENT` are valid but usually a unit mistake."""
-        for key in ("eta", "image_eta"):
-            for i, e in enumerate(getattr(self, key) or ()):
-                if e > ETA_WARN_PERCENT:
-                    warnings.warn(
-                        f"attacks.noise.{key}[{i}]: {e:g} % is above {ETA_WARN_PERCENT:g} % of "
-                        "each coil's k-space norm (eta is in percent: 2.5 means 2.5 %)",
-                        ConfigWarning,
-                        stacklevel=2,
-                    )
-        return self
+    def __getattr__(self, name: str) -> Any:
+        """A registered threat model not in this config (registered after it was read): None."""
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name in threat_models():
+                return None
+            raise
 
-    def eta_for(self, target: str) -> tuple[float, ...]:
-        """Budgets of the ``target`` (``"region"`` or ``"image"``)."""
-        return self.image_eta if target == "image" and self.image_eta is not None else self.eta
-
-    def rules_for(self, model_name: str) -> tuple[str, ...]:
-        if self.rules_on is None or model_name in self.rules_on:
-            return self.rules
-        return self.rules[:1]
-
-
-class RotationAttackConfig(_Section):
-    """Adversarial rotation: grid search over ``[-theta_max, theta_max]``.
-
-    Attributes:
-        theta_max: Largest angles in degrees.
-        step: Grid step in degrees.
-        interpolation: ``paper`` (the paper's) or ``fourier``.
-        select_by: Metric that picks the worst angle (``mse`` or ``ssim``).
-        n_random: Random angles per ``theta_max`` as a baseline.
-        grid: ``inclusive`` (default; the paper's text: ``-theta_max ... theta_max`` with both
-            ends) or ``exclusive`` (the authors' code: ``arange(-theta_max, theta_max,
-            step)[1:]``, both ends excluded); see :func:`advrecon.attacks.rotation.angle_grid`.
-        identity_at_zero: ``paper`` interpolation: make angle 0 the exact identity (default
-            false: resample at angle 0 as the authors' pipeline does).
-    """
-
-    theta_max: Budgets
-    step: Positive = 0.1
-    interpolation: _choice(INTERPOLATIONS) = "paper"
-    select_by: _choice(SELECT_BY) = "mse"
-    n_random: Count = 1
-    grid: _choice(ROTATION_GRIDS) = "inclusive"
-    identity_at_zero: StrictBool = False
-
-    @model_validator(mode="after")
-    def _grid_size(self) -> RotationAttackConfig:
-        """The angle grid over ``+-max(theta_max)`` holds at most the attack's ``MAX_ANGLES``."""
-        from advrecon.attacks.rotation import MAX_ANGLES as MAX_ROTATION_ANGLES  # one bound
-
-        top, step = max(self.theta_max), self.step
-        n = 2 * int(math.floor(min(top / step, 1e18) + 1e-9)) + 1  # multiples of step in window
-        if n > MAX_ROTATION_ANGLES:
-            raise _fail(
-                f"a {step:g} deg grid over +-{top:g} deg has {n} angles, more than the maximum "
-                f"of {MAX_ROTATION_ANGLES}; use a larger step",
-                "step",
-            )
-        return self
-
-
-class AttacksConfig(_Section):
-    """The ``attacks:`` section: at least one of the threat models."""
-
-    noise: NoiseAttackConfig | None = None
-    rotation: RotationAttackConfig | None = None
-
-    @model_validator(mode="after")
-    def _at_least_one(self) -> AttacksConfig:
-        if self.noise is None and self.rotation is None:
-            raise _fail("configure at least one of 'noise' or 'rotation'")
-        return self
+    def configured(self) -> dict[str, Any]:
+        """Configured sections, in registry order (name -> section)."""
+        return {n: s for n, s in (self.model_extra or {}).items() if s is not None}
 
 
 def _device_problem(v: Any, allow_auto: bool = False) -> str | None:
@@ -734,16 +618,7 @@ _MESSAGES = {
 
 def _config_error(exc: ValidationError) -> ConfigError:
     """The first problem of a pydantic error as ``key.path[i]: what is wrong``."""
-    err = exc.errors(include_url=False)[0]
-    ctx = err.get("ctx") or {}
-    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
-    at = ctx.get("at", "")
-    path = (path + (at if at.startswith("[") else f".{at}" if at else "")).lstrip(".")
-    template = _MESSAGES.get(err["type"])
-    if template is None:
-        message = err["msg"]
-    else:
-        message = template.format(input=err["input"], kind=type(err["input"]).__name__, **ctx)
+    path, message = _problem(exc)
     return ConfigError(f"{path or 'config'}: {message}")
 
 

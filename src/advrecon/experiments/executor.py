@@ -65,7 +65,7 @@ def execute_batch(batch: UnitBatch, ctx: BatchContext) -> BatchOutput:
 
     threat = get_threat_model(batch.kind)
     inp = _slice_attack(batch, ctx)
-    scores = threat.run(inp, batch.units, getattr(ctx.config, threat.name), batch.rule)
+    scores = threat.run(inp, batch.units, getattr(ctx.config.attacks, threat.name), batch.rule)
     out = BatchOutput(rows={})
     for u in batch.units:
         i, row = scores.row(u)

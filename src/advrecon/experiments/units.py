@@ -11,6 +11,10 @@ A *batch* is the set of units computed by one attack call:
   evaluated on every box of the slice);
 * rotation: one angle sweep per (model, slice) covering every target, box and ``theta_max``.
 
+Each threat model says how its units group (``ThreatModel.batch_groups`` in
+:mod:`advrecon.attacks.registry`); this module only builds the units and batches from that,
+for every configured ``attacks.<name>`` section in registry order.
+
 Batches are ordered model-major, so a process loads one model at a time, and every batch has a
 deterministic ``seed`` derived from the config seed and the batch key, so a unit's result does
 not depend on which process (rank) computes it or in which order.
@@ -22,6 +26,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from advrecon.attacks.registry import BatchGroup, threat_models
 from advrecon.boxes import Box
 from advrecon.experiments.config import ExperimentConfig, ModelConfig
 from advrecon.experiments.schema import KEY_COLUMNS
@@ -121,7 +126,7 @@ class UnitBatch:
 
     Attributes:
         key: Batch id (``unet@4x/noise-l2/region/file1000001/s0017``).
-        kind: ``"noise"`` or ``"rotation"``.
+        kind: The threat model (``"noise"``, ``"rotation"``, or any registered name).
         model: The model config.
         ref: The slice.
         units: The units, in a fixed order.
@@ -167,68 +172,39 @@ def expand_units(config: ExperimentConfig, refs: Sequence[SliceRef]) -> list[Uni
         refs: The selected slices (with their boxes).
 
     Returns:
-        Batches ordered model-major, then slice, then noise (rule, target) before rotation.
+        Batches ordered model-major, then slice, then threat model (registry order: noise
+        (rule, target) before rotation), then the threat model's own group order.
         Region-target units need a box: slices without boxes only get complete-image units.
     """
     batches: list[UnitBatch] = []
+    sections = config.attacks.configured()
     for m in config.models:
         for ref in refs:
-            base = dict(model=m.name, acceleration=m.acceleration, file=ref.file, slice=ref.slice)
-            where = f"{ref.file}/s{ref.slice:04d}"
-            if config.noise is not None:
-                for rule in config.noise.rules_for(m.name):
-                    for target in config.targets:
-                        units = []
-                        boxes = (
-                            list(enumerate(ref.boxes)) if target == "region" else (_eval_boxes(ref))
-                        )
-                        for bi, box in boxes:
-                            for eta in config.noise.eta_for(target):
-                                units.append(
-                                    WorkUnit(
-                                        attack="noise",
-                                        rule=rule,
-                                        target=target,
-                                        budget=float(eta),
-                                        box_index=bi,
-                                        box=box,
-                                        **base,
-                                    )
-                                )
-                        if units:
-                            key = f"{m.key}/noise-{rule}/{target}/{where}"
-                            batches.append(
-                                UnitBatch(
-                                    key,
-                                    "noise",
-                                    m,
-                                    ref,
-                                    tuple(units),
-                                    _batch_seed(config.seed, key),
-                                )
-                            )
-            if config.rotation is not None:
-                units = []
-                for target in config.targets:
-                    boxes = list(enumerate(ref.boxes)) if target == "region" else (_eval_boxes(ref))
-                    for bi, box in boxes:
-                        for th in config.rotation.theta_max:
-                            units.append(
-                                WorkUnit(
-                                    attack="rotation",
-                                    rule="grid",
-                                    target=target,
-                                    budget=float(th),
-                                    box_index=bi,
-                                    box=box,
-                                    **base,
-                                )
-                            )
-                if units:
-                    key = f"{m.key}/rotation-grid/{where}"
-                    batches.append(
-                        UnitBatch(
-                            key, "rotation", m, ref, tuple(units), _batch_seed(config.seed, key)
-                        )
-                    )
+            boxes = {"region": list(enumerate(ref.boxes)), "image": _eval_boxes(ref)}
+            for name, section in sections.items():
+                groups = threat_models()[name].batch_groups(section, m.name, config.targets, boxes)
+                for group in groups:
+                    if group.units:
+                        batches.append(_batch(config.seed, m, ref, name, group))
     return batches
+
+
+def _batch(
+    seed: int, model: ModelConfig, ref: SliceRef, attack: str, group: BatchGroup
+) -> UnitBatch:
+    """The :class:`UnitBatch` of one threat model's group of units on (model, slice)."""
+    key = f"{model.key}/{group.label}/{ref.file}/s{ref.slice:04d}"
+    base = dict(model=model.name, acceleration=model.acceleration, file=ref.file, slice=ref.slice)
+    units = tuple(
+        WorkUnit(
+            attack=attack,
+            rule=u.rule,
+            target=u.target,
+            budget=u.budget,
+            box_index=u.box_index,
+            box=u.box,
+            **base,
+        )
+        for u in group.units
+    )
+    return UnitBatch(key, attack, model, ref, units, _batch_seed(seed, key))

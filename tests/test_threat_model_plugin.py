@@ -1,0 +1,142 @@
+"""A threat model added from outside = one module + one registry entry, run end to end.
+
+The toy threat model below ("shift": a made-up budget in pixels) registers its config section,
+its batch grouping and its ``run`` function with :func:`advrecon.attacks.registry.register`;
+config.py, units.py and executor.py know nothing about it, yet its section is validated as
+``attacks.shift``, its units are expanded, executed by the default executor and written.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import test_experiments_fakes as fakes  # noqa: E402
+
+from advrecon.attacks.registry import (  # noqa: E402
+    BatchGroup,
+    ThreatModel,
+    UnitSpec,
+    box_array,
+    get_threat_model,
+    register,
+    unregister,
+)
+from advrecon.config_types import Budgets, Section  # noqa: E402
+from advrecon.errors import AdvreconError, ConfigError  # noqa: E402
+from advrecon.experiments.config import parse_config  # noqa: E402
+from advrecon.experiments.runner import run_experiment  # noqa: E402
+from advrecon.experiments.units import expand_units  # noqa: E402
+
+
+class ShiftConfig(Section):
+    """``attacks.shift``: budgets in pixels and a made-up strength."""
+
+    max_px: Budgets
+    strength: float = 0.01
+
+
+def shift_batch_groups(section, model_name, targets, boxes):
+    """One batch per (model, slice, target), all budgets of every box."""
+    return [
+        BatchGroup(
+            f"shift-toy/{t}",
+            tuple(
+                UnitSpec("toy", t, float(b), bi, box)
+                for bi, box in boxes[t]
+                for b in section.max_px
+            ),
+        )
+        for t in targets
+    ]
+
+
+class ShiftScores:
+    """Scores of one toy batch: SSIM drops linearly with the budget."""
+
+    def __init__(self, units, strength):
+        self.units = list(units)
+        self.strength = strength
+
+    def row(self, unit):
+        i = self.units.index(unit)
+        adv = 0.9 - self.strength * unit.budget
+        return i, {"clean_ssim": 0.9, "adv_ssim": adv, "rand_mean_ssim": 0.9, "adv_psnr": 30.0}
+
+    def arrays(self, i, unit):
+        img = np.full(fakes.RECON, 0.5, dtype=np.float32)
+        return {"target": img, "clean": img, "adversarial": img, "box": box_array(unit.box)}
+
+    def curves(self):
+        return []
+
+
+def run_shift_units(inp, units, options, rule):
+    """The toy attack: reads its validated section as ``options``."""
+    assert isinstance(options, ShiftConfig) and rule == "toy"
+    return ShiftScores(units, options.strength)
+
+
+SHIFT = ThreatModel("shift", "max_px", run_shift_units, ShiftConfig, shift_batch_groups)
+
+
+@pytest.fixture
+def shift():
+    """The toy threat model, registered for one test."""
+    register(SHIFT)
+    yield SHIFT
+    unregister("shift")
+
+
+def _config(out: str, **attacks) -> dict:
+    return fakes.tiny_config_dict(out, attacks=attacks)
+
+
+def test_registered_section_is_validated_with_its_key_path(shift):
+    cfg = parse_config(_config("o", shift={"max_px": [0, 2]}))
+    assert cfg.attacks.shift == ShiftConfig(max_px=(0.0, 2.0))
+    assert cfg.noise is None and cfg.rotation is None
+    with pytest.raises(ConfigError, match=r"^attacks\.shift\.max_px\[1\]: must be >= 0$"):
+        parse_config(_config("o", shift={"max_px": [0, -2]}))
+    with pytest.raises(ConfigError, match=r"attacks\.shift\.strenght: unknown key; did you mean"):
+        parse_config(_config("o", shift={"max_px": [1], "strenght": 2}))
+    with pytest.raises(
+        ConfigError, match="configure at least one of 'noise', 'rotation' or 'shift'"
+    ):
+        parse_config(_config("o"))
+
+
+def test_unregistered_section_is_an_unknown_key():
+    with pytest.raises(
+        ConfigError, match=r"^attacks\.shift: unknown key; allowed: noise, rotation$"
+    ):
+        parse_config(_config("o", shift={"max_px": [1]}))
+    with pytest.raises(AdvreconError, match="unknown attack 'shift'"):
+        get_threat_model("shift")
+
+
+def test_register_twice_is_an_error(shift):
+    with pytest.raises(AdvreconError, match="'shift' is already registered"):
+        register(shift)
+
+
+def test_toy_threat_model_runs_end_to_end(shift, tmp_path):
+    cfg = parse_config(_config(str(tmp_path), shift={"max_px": [0, 2], "strength": 0.05}))
+    batches = expand_units(cfg, fakes.FakeSource().refs())
+    # 2 models x 3 slices x 2 targets, minus the region batch of the box-less slice
+    assert len(batches) == 10 and {b.kind for b in batches} == {"shift"}
+    assert batches[0].key == "fake@4x/shift-toy/region/file100/s0010"
+    res = run_experiment(
+        cfg, source=fakes.FakeSource(), model_loader=fakes.fake_loader, progress=False
+    )
+    assert res.complete and res.total_units == sum(len(b.units) for b in batches)
+    df = pd.read_csv(res.run_dir / "results.csv")
+    assert len(df) == res.total_units and set(df["attack"]) == {"shift"}
+    assert set(df["rule"]) == {"toy"}
+    np.testing.assert_allclose(df["adv_ssim"], 0.9 - 0.05 * df["max_px"])
