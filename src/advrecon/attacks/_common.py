@@ -18,6 +18,7 @@ from advrecon.boxes import Box
 from advrecon.errors import AdvreconError
 
 __all__ = [
+    "check_count",
     "frozen",
     "recon_size_of",
     "check_kspace_mask",
@@ -90,6 +91,13 @@ def check_kspace_mask(kspace: torch.Tensor, mask: torch.Tensor) -> None:
             f"mask of shape {shape} does not fit k-space of shape {tuple(kspace.shape)}: "
             f"expected a real tensor (1 or {B}, 1, 1 or {H}, {W})"
         )
+
+
+def check_count(name: str, value) -> int:
+    """``value`` as an int, or a one-line error unless it is a non-negative integer."""
+    if int(value) != value or value < 0:
+        raise AdvreconError(f"{name} must be a non-negative integer, got {value}")
+    return int(value)
 
 
 def check_padding(padding: Sequence[int] | None, width: int) -> tuple[int, int]:

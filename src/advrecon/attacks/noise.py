@@ -48,6 +48,7 @@ import torch
 from pydantic import AliasChoices, Field, StrictBool, model_validator
 
 from advrecon.attacks._common import (
+    check_count,
     check_kspace_mask,
     check_padding,
     chunk_ranges,
@@ -67,7 +68,7 @@ from advrecon.attacks.objectives import (
     region_metrics,
 )
 from advrecon.attacks.objectives import data_range as data_range_of
-from advrecon.attacks.registry import BatchGroup, SliceAttack, UnitSpec, box_array
+from advrecon.attacks.registry import BatchGroup, SliceAttack, UnitSpec, unit_images
 from advrecon.attacks.results import METRICS, NoiseAttackResult
 from advrecon.attacks.search import ProjectedGradient, random_draws
 from advrecon.boxes import Box
@@ -364,13 +365,10 @@ def _check_options(objective, rule, steps, step_size, n_random) -> tuple[int, in
         raise AdvreconError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     if rule not in RULES:
         raise AdvreconError(f"rule must be one of {RULES}, got {rule!r}")
-    if int(steps) != steps or steps < 0:
-        raise AdvreconError(f"steps must be a non-negative integer, got {steps}")
+    steps = check_count("steps", steps)
     if not step_size > 0:
         raise AdvreconError(f"step_size must be > 0, got {step_size}")
-    if int(n_random) != n_random or n_random < 0:
-        raise AdvreconError(f"n_random must be a non-negative integer, got {n_random}")
-    return int(steps), int(n_random)
+    return steps, check_count("n_random", n_random)
 
 
 def _prepare(recon, kspace, mask, nlf, boxes, eta, opts: dict) -> _Batch:
@@ -609,15 +607,8 @@ class NoiseUnitScores:
         return i, row
 
     def arrays(self, i: int, unit) -> dict:
-        """Target, clean, adversarial, ``reference`` (= the control) images and the box."""
-        img = self._img
-        return {
-            "target": img["target"][i],
-            "clean": img["clean"][i],
-            "adversarial": img["adversarial"][i],
-            "reference": img["control"][i],
-            "box": box_array(unit.box),
-        }
+        """Target, clean, adversarial and control images and the box."""
+        return unit_images(self._img, i, unit.box)
 
     def curves(self) -> list[dict]:
         """No per-angle curves for noise."""

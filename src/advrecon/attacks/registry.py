@@ -157,6 +157,18 @@ def box_array(box: Box) -> np.ndarray:
     return np.asarray(box.as_tuple(), dtype=np.int32)
 
 
+def unit_images(images: dict[str, Any], i: int, box: Box) -> dict[str, Any]:
+    """The arrays every threat model saves for a unit: item ``i``'s images and the unit's box.
+
+    Args:
+        images: ``target``, ``clean``, ``adversarial`` and ``control`` stacks ``(N, h, w)``.
+        i: Item index.
+        box: The unit's box.
+    """
+    keys = ("target", "clean", "adversarial", "control")
+    return {**{k: images[k][i] for k in keys}, "box": box_array(box)}
+
+
 def _entries() -> dict[str, ThreatModel]:
     from advrecon.attacks import noise, rotation
 

@@ -43,6 +43,7 @@ import torch
 from pydantic import StrictBool, model_validator
 
 from advrecon.attacks._common import (
+    check_count,
     check_kspace_mask,
     chunk_ranges,
     flatten_boxes,
@@ -61,7 +62,7 @@ from advrecon.attacks.objectives import (
     worst_index,
 )
 from advrecon.attacks.objectives import data_range as data_range_of
-from advrecon.attacks.registry import BatchGroup, SliceAttack, UnitSpec, box_array
+from advrecon.attacks.registry import BatchGroup, SliceAttack, UnitSpec, unit_images
 from advrecon.attacks.results import METRICS, RotationResult
 from advrecon.boxes import Box
 from advrecon.config_types import (
@@ -277,8 +278,7 @@ def _check_options(interpolation, select_by, n_random, identity_at_zero) -> None
         raise AdvreconError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
     if select_by not in SELECT_BY:
         raise AdvreconError(f"select_by must be one of {SELECT_BY}, got {select_by!r}")
-    if int(n_random) != n_random or n_random < 0:
-        raise AdvreconError(f"n_random must be a non-negative integer, got {n_random}")
+    check_count("n_random", n_random)
     if not isinstance(identity_at_zero, bool):
         raise AdvreconError(f"identity_at_zero must be true or false, got {identity_at_zero!r}")
 
@@ -555,16 +555,9 @@ class RotationUnitScores:
         return i, row
 
     def arrays(self, i: int, unit) -> dict:
-        """Images of item ``i``; ``reference`` = the target rotated and back (the control)."""
-        img = self._img
-        return {
-            "target": img["target"][i],
-            "clean": img["clean"][i],
-            "adversarial": img["adversarial"][i],
-            "reference": img["control"][i],
-            "box": box_array(unit.box),
-            "angle_deg": np.float32(self.result.selected_angle[i, -1]),
-        }
+        """Images of item ``i`` (``control`` = the target rotated and back) and the angle."""
+        angle = np.float32(self.result.selected_angle[i, -1])
+        return {**unit_images(self._img, i, unit.box), "angle_deg": angle}
 
     def curves(self) -> list[dict]:
         """One row per (item, grid angle): ``target``, ``box_index``, ``angle`` and metrics."""

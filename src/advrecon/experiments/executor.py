@@ -5,8 +5,9 @@
 and curves from the threat model's :class:`~advrecon.attacks.registry.UnitScores`. Everything
 specific to a threat model (how a complete-image attack is scored on a pathology box, which
 items one call serves) lives in the threat model's module; here only what is common: the
-attack row's item fields become region columns (:data:`RENAME`, :data:`DROP`) and the unit's
-budget goes into the threat model's budget column.
+attack row's item box becomes the region columns (:data:`RENAME`; which attack fields are not
+written at all is the results schema's business, :mod:`advrecon.experiments.schema`) and the
+unit's budget goes into the threat model's budget column.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ if TYPE_CHECKING:
     from advrecon.experiments.runner import BatchContext, BatchOutput
     from advrecon.experiments.units import UnitBatch
 
-__all__ = ["DROP", "RENAME", "execute_batch", "unit_row"]
+__all__ = ["RENAME", "execute_batch", "unit_row"]
 
-#: Attack row fields that describe the attack's item, not the unit (renamed or dropped).
+#: The attack's item box (the region actually used) -> region columns; the unit's own box is in
+#: the key columns.
 RENAME = {
     "box_x": "region_x",
     "box_y": "region_y",
@@ -29,12 +31,11 @@ RENAME = {
     "box_h": "region_height",
     "box_grown": "region_grown",
 }
-DROP = ("item", "slice_index", "box_label")
 
 
 def unit_row(row: dict[str, Any]) -> dict[str, Any]:
-    """An attack row as a unit row: :data:`DROP` fields removed, :data:`RENAME` applied."""
-    return {RENAME.get(k, k): v for k, v in row.items() if k not in DROP}
+    """An attack row as a unit row (:data:`RENAME` applied)."""
+    return {RENAME.get(k, k): v for k, v in row.items()}
 
 
 def _slice_attack(batch: UnitBatch, ctx: BatchContext) -> SliceAttack:

@@ -185,7 +185,7 @@ DROPPED_ATTACK_FIELDS = (
     "theta_max",
     "theta_max_deg",
 )
-#: Array keys renamed when a unit's arrays are saved (the attacks call the control reference).
+#: Array keys renamed when a unit's arrays are saved (an executor that still says "reference").
 ARRAY_RENAMES = {"reference": "control"}
 #: Unit-level arrays saved for the qualitative panels.
 ARRAY_KEYS = ("target", "clean", "adversarial", "control", "box")

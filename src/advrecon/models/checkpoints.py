@@ -274,7 +274,7 @@ def safe_torch_load(
     """``torch.load(path, weights_only=True)`` with one clear sentence for every failure.
 
     The only ``torch.load`` of the package: files that need arbitrary unpickling are refused,
-    never executed, and torch's advice to retry with ``weights_only=False`` is never shown.
+    never executed, and torch's advice to retry with unpickling switched on is never shown.
 
     Args:
         path: A ``torch.save`` file.
