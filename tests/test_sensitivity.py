@@ -80,3 +80,10 @@ def test_fixed_coils_identity_motion_is_exact_and_translation_moves_the_object()
     moved = coil_combine(shifted, maps)
     signal = obj.abs() > 0.3 * obj.abs().max()
     assert torch.allclose(moved[signal], torch.roll(obj, 3, dims=-1)[signal], atol=1e-3)
+
+
+def test_fully_sampled_accepts_a_width_per_item():
+    coils, _ = _smooth_coils()
+    k = fft2c(coils)
+    per_item = acs_sensitivity_maps(k, num_low_frequencies=torch.tensor([8, 8]))
+    assert torch.allclose(per_item, acs_sensitivity_maps(k, num_low_frequencies=8))

@@ -63,7 +63,7 @@ def acs_sensitivity_maps(
         raise ValueError(f"kspace must be complex (B, C, H, W), got {tuple(kspace.shape)}")
     width = kspace.shape[-1]
     if mask is None:
-        if not num_low_frequencies:
+        if num_low_frequencies is None or bool((torch.as_tensor(num_low_frequencies) <= 0).any()):
             raise ValueError("fully-sampled k-space needs num_low_frequencies (the ACS width)")
         mask = torch.ones((1, 1, 1, width), dtype=torch.bool, device=kspace.device)
     mask = mask.reshape(mask.shape[0], 1, -1, width)[:, :, :1]  # column mask (B or 1, 1, 1, W)
