@@ -7,9 +7,16 @@ import pytest
 import torch
 from test_attacks_noise import SIZE, TinyNet, column_mask, phantom
 
+from advrecon.attacks import rotation as rotation_module
 from advrecon.attacks.geometry import rotate, validity_mask
-from advrecon.attacks.objectives import data_range, make_regions, region_metrics
-from advrecon.attacks.rotation import angle_grid, rotation_attack
+from advrecon.attacks.objectives import (
+    data_range,
+    error_maps,
+    make_regions,
+    reduce_maps,
+    region_metrics,
+)
+from advrecon.attacks.rotation import Rotation, angle_grid, rotation_attack
 from advrecon.boxes import Box
 from advrecon.errors import AdvreconError
 from advrecon.mri import center_crop, fft2c, ifft2c, kspace_to_target, rss
@@ -291,3 +298,43 @@ def test_config_rotation_grid_and_identity_at_zero():
         parse_config(cfg(grid="exclusiv"))
     with pytest.raises(ConfigError, match=r"attacks\.rotation\.identity_at_zero.*true or false"):
         parse_config(cfg(identity_at_zero="yes"))
+
+
+@pytest.mark.parametrize("interpolation", ["paper", "fourier"])
+@pytest.mark.parametrize("block", [1, 3])
+def test_sweep_equals_the_plain_one_angle_at_a_time_pipeline(interpolation, block, monkeypatch):
+    """The optimised sweep (each slice's upsampling / row FFTs once per sweep, validity masks
+    once per grid, rotations in blocks inside a chunk) gives the per-angle curves and the
+    worst angles of the plain pipeline run one angle at a time: ``Rotation.act`` (upsampling
+    every time), the model at batch 1, ``Rotation.to_target``, region metrics of the full
+    maps."""
+    monkeypatch.setattr(rotation_module, "_CPU_BLOCK", block)
+    k, m = phantom(B=2), column_mask()
+    net = TinyNet()
+    boxes = [[Box(5, 5, 4, 4), Box.full(SIZE)], [Box(3, 2, 6, 5)]]
+    res = rotation_attack(net, k, m, 4, boxes, [0.5, 1.0], step=0.25, chunk_size=5,
+                          interpolation=interpolation)  # fmt: skip
+    threat = Rotation(interpolation, 1.0, False)
+    target = kspace_to_target(k, SIZE)
+    dr = data_range(target)
+    i = 0
+    for b, group in enumerate(boxes):
+        coil = ifft2c(k[b : b + 1])
+        regions = make_regions(group, SIZE)
+        curves = []
+        with torch.no_grad():
+            for ang in res.angles:
+                ang = ang.reshape(1)
+                out = net(threat.act(coil, torch.zeros(1, dtype=torch.long), ang) * m, m, 4)
+                back, valid = threat.to_target(out, ang)
+                maps = error_maps(back, target[b : b + 1], dr[b : b + 1], valid)
+                curves.append(reduce_maps(maps, regions, pairwise=True))  # (boxes, 1)
+        for j in range(len(group)):
+            for key in ("mse", "ssim", "psnr", "nmse"):
+                want = torch.stack([c[key][j, 0] for c in curves])
+                torch.testing.assert_close(res.per_angle[key][i], want, rtol=1e-6, atol=1e-9)
+            want_sel = torch.stack([c["mse"][j, 0] for c in curves])
+            for t, w in enumerate(res.window):
+                sel = torch.where(w, want_sel, torch.full_like(want_sel, -torch.inf)).argmax()
+                assert int(res.selected_index[i, t]) == int(sel)
+            i += 1

@@ -52,7 +52,13 @@ from advrecon.attacks._common import (
     select_mask,
     select_nlf,
 )
-from advrecon.attacks.geometry import INTERPOLATIONS, rotate, validity_mask
+from advrecon.attacks.geometry import (
+    INTERPOLATIONS,
+    PreparedRotation,
+    prepare_rotation,
+    rotate,
+    validity_mask,
+)
 from advrecon.attacks.objectives import (
     SELECT_BY,
     Regions,
@@ -93,6 +99,10 @@ __all__ = [
 GRIDS = ("inclusive", "exclusive")
 
 _TOL = 1e-9
+
+#: Pairs rotated at a time on a CPU inside a chunk (the model still sees the whole chunk):
+#: 2 was fastest of 1, 2, 4, 16 for the demo models (a whole chunk of 16 was 1.5x slower).
+_CPU_BLOCK = 2
 
 
 def _round(v: torch.Tensor) -> torch.Tensor:
@@ -321,7 +331,7 @@ class _Sweep:
     """The exhaustive grid search: every (slice, angle) pair reconstructed once, in chunks."""
 
     def __init__(self, recon, kspace, mask, nlf, threat, index, regions, angles, in_top,
-                 select_by, data_range, size):  # fmt: skip
+                 select_by, data_range, size, block=None):  # fmt: skip
         self.recon, self.mask, self.nlf, self.threat = recon, mask, nlf, threat
         self.index, self.regions, self.angles, self.in_top = index, regions, angles, in_top
         self.select_by, self.size = select_by, size
@@ -332,6 +342,11 @@ class _Sweep:
         self.data_range = data_range_of(self.target, data_range)
         self.coil = ifft2c(kspace)
         self.rdtype = kspace.real.dtype
+        # shared by every chunk: the validity masks of the grid and, per slice, the
+        # angle-independent part of its rotation (paper: the 2x upsampling)
+        self.valid = validity_mask(size, angles, device=kspace.device)  # (A, h, w)
+        self.block = block if block is not None else _default_block(kspace.device)
+        self._prepared: dict[int, PreparedRotation] = {}
 
     def run(self, chunk_size):
         """``(per_angle {metric: (N, A)}, clean_b (B, h, w), adv (N, h, w), valid (N, h, w))``.
@@ -352,13 +367,38 @@ class _Sweep:
             self._chunk(torch.arange(r.start, r.stop, device=dev))
         return self.per_angle, self.clean_b, self.adv, self.adv_valid
 
+    def _kspace(self, bs: torch.Tensor, ang: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """Masked k-space ``(P, C, H, W)`` of ``coil[bs]`` rotated by ``ang`` (``Rotation.act``).
+
+        Each slice's angle-independent work is done once per sweep
+        (:func:`~advrecon.attacks.geometry.prepare_rotation`, bit-identical to
+        :func:`~advrecon.attacks.geometry.rotate`); the per-angle work runs in blocks of
+        ``self.block`` pairs, small on a CPU where a whole chunk of upsampled coil images
+        would not stay in cache. The model still sees the whole chunk.
+        """
+        for s in [s for s in self._prepared if s < int(bs.min())]:
+            del self._prepared[s]  # pairs are slice-major: this slice is done
+        k = torch.empty((bs.numel(), *self.coil.shape[1:]), dtype=self.coil.dtype,
+                        device=self.coil.device)  # fmt: skip
+        for r in chunk_ranges(bs.numel(), self.block):
+            for s in torch.unique(bs[r.start : r.stop]).tolist():
+                if s not in self._prepared:
+                    self._prepared[s] = prepare_rotation(
+                        self.coil[s : s + 1], self.angles, **self.threat.kw
+                    )
+                sel = r.start + (bs[r.start : r.stop] == s).nonzero(as_tuple=True)[0]
+                rot = self._prepared[s](ang[sel], torch.zeros_like(sel))
+                k[sel] = fft2c(rot) * (m if m.shape[0] == 1 else m[sel])
+        return k
+
     def _chunk(self, p: torch.Tensor) -> None:
         """Reconstruct the pairs ``p`` (slice-major), record curves and the running worst."""
         bs, as_ = p // self.A, p % self.A
         ang = self.angles[as_]
         m = select_mask(self.mask, bs.cpu())
-        out = self.recon(self.threat.act(self.coil, bs, ang) * m, m, select_nlf(self.nlf, bs.cpu()))
-        back, valid = self.threat.to_target(out, ang)
+        out = self.recon(self._kspace(bs, ang, m), m, select_nlf(self.nlf, bs.cpu()))
+        back = rotate(out, -ang, **self.threat.kw)  # Rotation.to_target, masks computed once
+        valid = self.valid[as_]
         maps = error_maps(back, self.target[bs], self.data_range[bs], valid)
         rm = reduce_maps(maps, self.regions, pairwise=True)  # (N, c)
         fm = reduce_maps(maps, self.full, pairwise=True)  # (B, c)
@@ -379,6 +419,12 @@ class _Sweep:
         self.best = torch.where(upd, cbest.values, self.best)
         self.adv = torch.where(upd[:, None, None], back[carg].to(self.rdtype), self.adv)
         self.adv_valid = torch.where(upd[:, None, None], valid[carg], self.adv_valid)
+
+
+def _default_block(device: torch.device) -> int | None:
+    """Pairs rotated at a time: all of a chunk on a GPU, few on a CPU (cache; measured with
+    ``benchmarks/attacks.py``)."""
+    return None if device.type == "cuda" else _CPU_BLOCK
 
 
 def _window_metrics(per_angle: dict, clean_at: dict, sel: torch.Tensor, window: torch.Tensor):
