@@ -100,8 +100,9 @@ GRIDS = ("inclusive", "exclusive")
 
 _TOL = 1e-9
 
-#: Pairs rotated at a time on a CPU inside a chunk (the model still sees the whole chunk):
-#: 2 was fastest of 1, 2, 4, 16 for the demo models (a whole chunk of 16 was 1.5x slower).
+#: (slice, angle) pairs per pass on a CPU, whatever ``chunk_size`` allows: a CPU gains nothing
+#: from wide batches and loses its caches (demo models, 8 x 256 x 128, 1 thread: 2 pairs per
+#: pass were the fastest of 1, 2, 4, 16; 16 took 1.5x (U-Net) to 3x (VarNet) as long per pair).
 _CPU_BLOCK = 2
 
 
@@ -363,7 +364,7 @@ class _Sweep:
         self.adv = torch.zeros((N, *self.size), dtype=self.rdtype, device=dev)
         self.adv_valid = torch.ones((N, *self.size), dtype=torch.bool, device=dev)
         self.best = torch.full((N,), -torch.inf, dtype=torch.float64, device=dev)
-        for r in chunk_ranges(self.B * A, chunk_size):
+        for r in chunk_ranges(self.B * A, _pairs_per_pass(chunk_size, self.block)):
             self._chunk(torch.arange(r.start, r.stop, device=dev))
         return self.per_angle, self.clean_b, self.adv, self.adv_valid
 
@@ -372,24 +373,20 @@ class _Sweep:
 
         Each slice's angle-independent work is done once per sweep
         (:func:`~advrecon.attacks.geometry.prepare_rotation`, bit-identical to
-        :func:`~advrecon.attacks.geometry.rotate`); the per-angle work runs in blocks of
-        ``self.block`` pairs, small on a CPU where a whole chunk of upsampled coil images
-        would not stay in cache. The model still sees the whole chunk.
+        :func:`~advrecon.attacks.geometry.rotate`).
         """
         for s in [s for s in self._prepared if s < int(bs.min())]:
             del self._prepared[s]  # pairs are slice-major: this slice is done
         k = torch.empty((bs.numel(), *self.coil.shape[1:]), dtype=self.coil.dtype,
                         device=self.coil.device)  # fmt: skip
-        for r in chunk_ranges(bs.numel(), self.block):
-            for s in torch.unique(bs[r.start : r.stop]).tolist():
-                if s not in self._prepared:
-                    self._prepared[s] = prepare_rotation(
-                        self.coil[s : s + 1], self.angles, **self.threat.kw
-                    )
-                sel = r.start + (bs[r.start : r.stop] == s).nonzero(as_tuple=True)[0]
-                rot = self._prepared[s](ang[sel], torch.zeros_like(sel))
-                k[sel] = fft2c(rot) * (m if m.shape[0] == 1 else m[sel])
-        return k
+        for s in torch.unique(bs).tolist():
+            if s not in self._prepared:
+                self._prepared[s] = prepare_rotation(
+                    self.coil[s : s + 1], self.angles, **self.threat.kw
+                )
+            sel = (bs == s).nonzero(as_tuple=True)[0]
+            k[sel] = fft2c(self._prepared[s](ang[sel], torch.zeros_like(sel)))
+        return k * m
 
     def _chunk(self, p: torch.Tensor) -> None:
         """Reconstruct the pairs ``p`` (slice-major), record curves and the running worst."""
@@ -422,9 +419,15 @@ class _Sweep:
 
 
 def _default_block(device: torch.device) -> int | None:
-    """Pairs rotated at a time: all of a chunk on a GPU, few on a CPU (cache; measured with
-    ``benchmarks/attacks.py``)."""
+    """Pairs per pass: a whole chunk on a GPU, ``_CPU_BLOCK`` on a CPU."""
     return None if device.type == "cuda" else _CPU_BLOCK
+
+
+def _pairs_per_pass(chunk_size: int | None, block: int | None) -> int | None:
+    """The smaller of the user's ``chunk_size`` (a memory cap) and the device's block."""
+    if block is None:
+        return chunk_size
+    return block if chunk_size is None else min(int(chunk_size), block)
 
 
 def _window_metrics(per_angle: dict, clean_at: dict, sel: torch.Tensor, window: torch.Tensor):
