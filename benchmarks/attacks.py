@@ -33,7 +33,7 @@ from torch import nn
 from advrecon.attacks import noise_attack, rotation_attack
 from advrecon.attacks.noise import KspaceNoise
 from advrecon.attacks.objectives import data_range, error_maps, make_regions, reduce_maps
-from advrecon.attacks.rotation import Rotation
+from advrecon.attacks.rotation import Rotation, _default_block, _pairs_per_pass
 from advrecon.attacks.search import ProjectedGradient
 from advrecon.boxes import Box
 from advrecon.models.reconstructor import Reconstructor
@@ -161,16 +161,18 @@ def bench_rotation(arch, k, mask, nlf, size, chunk, repeats, device, n_angles):
     step = 0.1
     tmax = step * (n_angles // 2)
     angles = step * torch.arange(-(n_angles // 2), n_angles // 2 + 1, dtype=torch.float64)
-    xs = {b: kk.expand(b, *kk.shape[1:]) for b in (1, chunk)}
+    # pairs per forward of the sweep: the chunk on a GPU, a small block on a CPU
+    per_pass = _pairs_per_pass(chunk, _default_block(device))
+    xs = {b: kk.expand(b, *kk.shape[1:]) for b in (1, per_pass)}
 
     def fwd(b):
         with torch.no_grad():
             model(xs[b] * mask, mask, nlf)
 
     t1 = timed(lambda: fwd(1), repeats + 2, device)
-    tc = timed(lambda: fwd(chunk), repeats, device) / chunk
+    tc = timed(lambda: fwd(per_pass), repeats + 2, device) / per_pass
     print(f"  {name}: forward per slice {t1 * 1e3:.1f} ms at batch 1, "
-          f"{tc * 1e3:.1f} ms at batch {chunk}")  # fmt: skip
+          f"{tc * 1e3:.1f} ms at batch {per_pass} (the sweep's pass)")  # fmt: skip
     for interp in ("paper", "fourier"):
         res = {}
 
@@ -191,7 +193,7 @@ def bench_rotation(arch, k, mask, nlf, size, chunk, repeats, device, n_angles):
         diff = max(float((r.per_angle[m][0] - curves[m]).abs().max()) for m in ("mse", "ssim"))
         A = angles.numel()
         print(
-            f"    {interp:7s} {A} angles, chunk {chunk}: sweep {t_s:6.2f} s, per-angle loop "
+            f"    {interp:7s} {A} angles, chunk_size {chunk}: sweep {t_s:6.2f} s, per-angle loop "
             f"{t_l:6.2f} s, ratio sweep/loop {t_s / t_l:.3f} (target <= 0.667); per angle: "
             f"sweep / forward {t_s / A / tc:.3f}, loop / forward {t_l / A / t1:.3f}; "
             f"same worst angle: {same}, max |d mse|,|d ssim| {diff:.1e}"
