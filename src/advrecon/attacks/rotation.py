@@ -111,6 +111,9 @@ GRIDS = ("inclusive", "exclusive")
 #: inside fixed coils (a rigid knee coil; issue 13).
 COILS = ("rotate", "fixed")
 
+#: Rule (unit ids, ``rule`` column) of the fixed-coil sweep; the paper's sweep is ``grid``.
+FIXED_RULE = "fixed-coils"
+
 _TOL = 1e-9
 
 #: (slice, angle) pairs per pass on a CPU, whatever ``chunk_size`` allows: a CPU gains nothing
@@ -656,8 +659,11 @@ class RotationUnitScores:
         return {**unit_images(self._img, i, unit.box), "angle_deg": angle}
 
     def curves(self) -> list[dict]:
-        """One row per (item, grid angle): ``target``, ``box_index``, ``angle`` and metrics."""
+        """One row per (item, grid angle): ``target``, ``box_index``, ``angle`` and metrics
+        (the paper's sweep only: a fixed-coil sweep's curves would share its curve ids)."""
         out = []
+        if self.result.coils == "fixed":
+            return out
         angles = self.result.angles.detach().double().cpu().tolist()
         for i in range(len(self.result.boxes)):
             for k, ang in enumerate(angles):
@@ -672,7 +678,8 @@ class RotationUnitScores:
 
 
 def run_rotation_units(inp: SliceAttack, units, options, rule: str) -> RotationUnitScores:
-    """One :func:`rotation_attack` sweep serving every unit (``options``: ``rotation`` section)."""
+    """One :func:`rotation_attack` sweep serving every unit (``options``: ``rotation`` section;
+    ``rule``: ``grid``, the coil images turn, or ``fixed-coils``)."""
     thetas = sorted({u.budget for u in units})
     want_full = any(u.target == "image" for u in units)
     items = list(inp.boxes) + ([Box.full(inp.recon_size)] if want_full else [])
@@ -692,7 +699,7 @@ def run_rotation_units(inp: SliceAttack, units, options, rule: str) -> RotationU
         recon_size=inp.recon_size,
         grid=options.grid,
         identity_at_zero=options.identity_at_zero,
-        coils=options.coils,
+        coils="fixed" if rule == FIXED_RULE else "rotate",
     )
     return RotationUnitScores(result, thetas, len(items) - 1 if want_full else None)
 
@@ -714,9 +721,11 @@ class RotationAttackConfig(Section):
             step)[1:]``, both ends excluded); see :func:`advrecon.attacks.rotation.angle_grid`.
         identity_at_zero: ``paper`` interpolation: make angle 0 the exact identity (default
             false: resample at angle 0 as the authors' pipeline does).
-        coils: ``rotate`` (default; the paper: the coil images turn) or ``fixed`` (the anatomy
-            turns inside coils fixed in place; maps from the ACS band of the fully-sampled
-            data, see ``docs/threat_models.md``). Left out of the config hash when default.
+        coils: ``rotate`` (default; the paper: the coil images turn) or ``fixed``: also the
+            anatomy turning inside coils fixed in place (maps from the ACS band of the
+            fully-sampled data, see ``docs/threat_models.md``), a second sweep (rule
+            ``fixed-coils``) beside the paper's (rule ``grid``) so the report compares them.
+            Left out of the config hash when default.
     """
 
     theta_max: Budgets
@@ -748,11 +757,19 @@ def rotation_batch_groups(
     targets: Sequence[str],
     boxes: dict[str, list[tuple[int, Box]]],
 ) -> list[BatchGroup]:
-    """One angle sweep per (model, slice) covering every target, box and ``theta_max``."""
-    units = tuple(
-        UnitSpec("grid", target, float(th), bi, box)
-        for target in targets
-        for bi, box in boxes[target]
-        for th in section.theta_max
-    )
-    return [BatchGroup("rotation-grid", units)]
+    """One angle sweep per (model, slice) covering every target, box and ``theta_max``; with
+    ``coils: fixed`` a second one with the anatomy turning inside fixed coils (rule
+    ``fixed-coils``), beside the paper's (rule ``grid``) for the comparison in the report."""
+    rules = ["grid"] + ([FIXED_RULE] if section.coils == "fixed" else [])
+    return [
+        BatchGroup(
+            f"rotation-{rule}",
+            tuple(
+                UnitSpec(rule, target, float(th), bi, box)
+                for target in targets
+                for bi, box in boxes[target]
+                for th in section.theta_max
+            ),
+        )
+        for rule in rules
+    ]
