@@ -312,6 +312,8 @@ def test_sweep_equals_the_plain_one_angle_at_a_time_pipeline(
     every time), the model at batch 1, ``Rotation.to_target``, region metrics of the full
     maps."""
     monkeypatch.setattr(rotation_module, "_CPU_BLOCK", block)
+    if block == 1:  # also the path that computes each pass's validity masks
+        monkeypatch.setattr(rotation_module, "_MAX_CACHED_MASK", 0)
     k, m = phantom(B=2), column_mask()
     net = TinyNet()
     boxes = [[Box(5, 5, 4, 4), Box.full(SIZE)], [Box(3, 2, 6, 5)]]

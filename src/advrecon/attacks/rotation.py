@@ -121,6 +121,10 @@ _TOL = 1e-9
 #: pass were the fastest of 1, 2, 4, 16; 16 took 1.5x (U-Net) to 3x (VarNet) as long per pair).
 _CPU_BLOCK = 2
 
+#: Largest grid of validity masks (angles x pixels) kept for a whole sweep (64 MB of bools);
+#: finer grids compute each pass's masks.
+_MAX_CACHED_MASK = 1 << 26
+
 
 def _round(v: torch.Tensor) -> torch.Tensor:
     """Angles rounded to 1e-9 degrees, so that equal angles from different sums compare equal."""
@@ -376,7 +380,8 @@ class _Sweep:
         self.source = self.coil if self.maps is None else coil_combine(self.coil, self.maps)
         # shared by every chunk: the validity masks of the grid and, per slice, the
         # angle-independent part of its rotation (paper: the 2x upsampling)
-        self.valid = validity_mask(size, angles, device=kspace.device)  # (A, h, w)
+        small = self.A * size[0] * size[1] <= _MAX_CACHED_MASK
+        self.valid = validity_mask(size, angles, device=kspace.device) if small else None
         self.block = block if block is not None else _default_block(kspace.device)
         self._prepared: dict[int, PreparedRotation] = {}
 
@@ -430,7 +435,11 @@ class _Sweep:
         m = select_mask(self.mask, bs.cpu())
         out = self.recon(self._kspace(bs, ang, m), m, select_nlf(self.nlf, bs.cpu()))
         back = rotate(out, -ang, **self.threat.kw)  # Rotation.to_target, masks computed once
-        valid = self.valid[as_]
+        valid = (
+            self.valid[as_]
+            if self.valid is not None
+            else validity_mask(self.size, ang, device=ang.device)
+        )
         maps = error_maps(back, self.target[bs], self.data_range[bs], valid)
         rm = reduce_maps(maps, self.regions, pairwise=True)  # (N, c)
         fm = reduce_maps(maps, self.full, pairwise=True)  # (B, c)
