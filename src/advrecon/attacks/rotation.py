@@ -16,9 +16,9 @@ The grid (``grid=``, :func:`angle_grid`):
 One sweep serves every ``theta_max`` (Fig. 4a: worst case versus ``theta_max``; ``window[t]``
 marks the angles of ``theta_max[t]``) and gives the whole per-angle curve (Fig. 4b); one sweep
 per slice serves every box on that slice (each angle is reconstructed once, metrics are reduced
-per box). (slice, angle) pairs are batched, at most ``chunk_size`` per forward (on a CPU at most
-``_CPU_BLOCK`` = 2: wide batches only thrash its caches). What does not depend on the angle is
-done once per sweep: each slice's rotation is prepared once
+per box). (slice, angle) pairs are batched, at most ``chunk_size`` per forward (on a CPU one
+pair per pass, ``_CPU_BLOCK``: wide batches only thrash its caches). What does not depend on
+the angle is done once per sweep: each slice's rotation is prepared once
 (:func:`~advrecon.attacks.geometry.prepare_rotation`: ``paper`` upsamples and pads the coil
 images once, ``fourier`` pads them and does the first shear's row FFTs once; bit-identical to
 rotating afresh) and the validity masks are computed once per grid. Issue 12's speed target
@@ -117,9 +117,10 @@ FIXED_RULE = "fixed-coils"
 _TOL = 1e-9
 
 #: (slice, angle) pairs per pass on a CPU, whatever ``chunk_size`` allows: a CPU gains nothing
-#: from wide batches and loses its caches (demo models, 8 x 256 x 128, 1 thread: 2 pairs per
-#: pass were the fastest of 1, 2, 4, 16; 16 took 1.5x (U-Net) to 3x (VarNet) as long per pair).
-_CPU_BLOCK = 2
+#: from wide batches and loses its caches (demo models, 8 x 256 x 128, 1 thread: the models'
+#: forward per slice was fastest at batch 1 (2: +10-20 %), and whole sweeps in passes of 16
+#: took 1.5x (U-Net) to 3x (VarNet) as long as in passes of 1 or 2; benchmarks/attacks.py).
+_CPU_BLOCK = 1
 
 #: Largest grid of validity masks (angles x pixels) kept for a whole sweep (64 MB of bools);
 #: finer grids compute each pass's masks.
