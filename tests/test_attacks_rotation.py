@@ -7,12 +7,20 @@ import pytest
 import torch
 from test_attacks_noise import SIZE, TinyNet, column_mask, phantom
 
+from advrecon.attacks import rotation as rotation_module
 from advrecon.attacks.geometry import rotate, validity_mask
-from advrecon.attacks.objectives import data_range, make_regions, region_metrics
-from advrecon.attacks.rotation import angle_grid, rotation_attack
+from advrecon.attacks.objectives import (
+    data_range,
+    error_maps,
+    make_regions,
+    reduce_maps,
+    region_metrics,
+)
+from advrecon.attacks.rotation import Rotation, angle_grid, rotation_attack
 from advrecon.boxes import Box
 from advrecon.errors import AdvreconError
 from advrecon.mri import center_crop, fft2c, ifft2c, kspace_to_target, rss
+from advrecon.sensitivity import acs_sensitivity_maps
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -291,3 +299,115 @@ def test_config_rotation_grid_and_identity_at_zero():
         parse_config(cfg(grid="exclusiv"))
     with pytest.raises(ConfigError, match=r"attacks\.rotation\.identity_at_zero.*true or false"):
         parse_config(cfg(identity_at_zero="yes"))
+
+
+@pytest.mark.parametrize("interpolation", ["paper", "fourier"])
+@pytest.mark.parametrize(("block", "coils"), [(1, "rotate"), (3, "rotate"), (3, "fixed")])
+def test_sweep_equals_the_plain_one_angle_at_a_time_pipeline(
+    interpolation, block, coils, monkeypatch
+):
+    """The optimised sweep (each slice's upsampling / row FFTs once per sweep, validity masks
+    once per grid, rotations in blocks inside a chunk) gives the per-angle curves and the
+    worst angles of the plain pipeline run one angle at a time: ``Rotation.act`` (upsampling
+    every time), the model at batch 1, ``Rotation.to_target``, region metrics of the full
+    maps."""
+    monkeypatch.setattr(rotation_module, "_CPU_BLOCK", block)
+    if block == 1:  # also the path that computes each pass's validity masks
+        monkeypatch.setattr(rotation_module, "_MAX_CACHED_MASK", 0)
+    k, m = phantom(B=2), column_mask()
+    net = TinyNet()
+    boxes = [[Box(5, 5, 4, 4), Box.full(SIZE)], [Box(3, 2, 6, 5)]]
+    res = rotation_attack(net, k, m, 4, boxes, [0.5, 1.0], step=0.25, chunk_size=5,
+                          interpolation=interpolation, coils=coils)  # fmt: skip
+    assert {row["coils"] for row in res.to_rows()} == {coils}
+    threat = Rotation(interpolation, 1.0, False, coils)
+    target = kspace_to_target(k, SIZE)
+    dr = data_range(target)
+    i = 0
+    for b, group in enumerate(boxes):
+        coil = ifft2c(k[b : b + 1])
+        sens = acs_sensitivity_maps(k[b : b + 1], m, 4) if coils == "fixed" else None
+        regions = make_regions(group, SIZE)
+        curves = []
+        with torch.no_grad():
+            for ang in res.angles:
+                ang = ang.reshape(1)
+                moved = threat.act(coil, torch.zeros(1, dtype=torch.long), ang, sens)
+                out = net(moved * m, m, 4)
+                back, valid = threat.to_target(out, ang)
+                maps = error_maps(back, target[b : b + 1], dr[b : b + 1], valid)
+                curves.append(reduce_maps(maps, regions, pairwise=True))  # (boxes, 1)
+        for j in range(len(group)):
+            for key in ("mse", "ssim", "psnr", "nmse"):
+                want = torch.stack([c[key][j, 0] for c in curves])
+                torch.testing.assert_close(res.per_angle[key][i], want, rtol=1e-6, atol=1e-9)
+            want_sel = torch.stack([c["mse"][j, 0] for c in curves])
+            for t, w in enumerate(res.window):
+                sel = torch.where(w, want_sel, torch.full_like(want_sel, -torch.inf)).argmax()
+                assert int(res.selected_index[i, t]) == int(sel)
+            i += 1
+
+
+def test_fixed_coils_turn_the_object_only():
+    """``coils="fixed"``: identity at angle 0 exactly (fourier; paper with identity_at_zero),
+    the object x = S^H c turns inside the maps, and the result differs from turning coils."""
+    k, m = phantom(B=1), column_mask()
+    coil = ifft2c(k)
+    sens = acs_sensitivity_maps(k, m, 4)
+    zero = torch.zeros(1, dtype=torch.long)
+    for threat in (Rotation("fourier", 2.0, False, "fixed"), Rotation("paper", 2.0, True, "fixed")):
+        assert torch.equal(threat.act(coil, zero, torch.zeros(1), sens), fft2c(coil))
+    fixed = Rotation("fourier", 2.0, False, "fixed")
+    ang = torch.tensor([2.0], dtype=torch.float64)
+    moved = ifft2c(fixed.act(coil, zero, ang, sens))
+    x = (coil * sens.conj()).sum(1, keepdim=True)
+    torch.testing.assert_close(moved, coil + sens * (rotate(x, ang, "fourier") - x))
+    turned = ifft2c(Rotation("fourier", 2.0, False).act(coil, zero, ang))
+    assert (moved - turned).abs().max() > 1e-3 * coil.abs().max()
+    net = TinyNet()
+    box = [Box(5, 5, 8, 8)]
+    res = {c: rotation_attack(net, k, m, 4, box, [0.0, 2.0], step=1.0, interpolation="fourier",
+                              coils=c) for c in ("rotate", "fixed")}  # fmt: skip
+    a0 = int((res["fixed"].angles == 0).nonzero())
+    for key in ("mse", "ssim"):  # angle 0: both are the plain reconstruction
+        assert torch.equal(res["fixed"].per_angle[key][:, a0], res["rotate"].per_angle[key][:, a0])
+    assert not torch.allclose(res["fixed"].per_angle["mse"], res["rotate"].per_angle["mse"])
+    with pytest.raises(AdvreconError, match="coils"):
+        rotation_attack(net, k, m, 4, box, [1.0], coils="still")
+
+
+def test_fixed_coils_batched_equals_sequential():
+    k, m = phantom(B=2), column_mask()
+    net = TinyNet()
+    boxes = [Box(5, 5, 4, 4), Box(3, 3, 6, 6)]
+    kw = dict(step=0.5, interpolation="paper", coils="fixed")
+    batched = rotation_attack(net, k, m, 4, boxes, [1.0], chunk_size=3, **kw)
+    for b in range(2):
+        one = rotation_attack(net, k[b : b + 1], m, 4, boxes[b : b + 1], [1.0], **kw)
+        for key in ("mse", "ssim", "ssim_full"):
+            torch.testing.assert_close(batched.per_angle[key][b], one.per_angle[key][0],
+                                       rtol=1e-5, atol=1e-7)  # fmt: skip
+        assert torch.equal(batched.selected_index[b], one.selected_index[0])
+        torch.testing.assert_close(batched.metrics["control_ssim"][b],
+                                   one.metrics["control_ssim"][0])  # fmt: skip
+
+
+def test_config_rotation_coils():
+    from advrecon.errors import ConfigError
+    from advrecon.experiments.config import parse_config
+
+    def cfg(**rotation):
+        return {
+            "data": {"kind": "synthetic", "root": "x"},
+            "models": [{"name": "unet", "arch": "unet", "shipped": True}],
+            "attacks": {"rotation": {"theta_max": [0, 1], **rotation}},
+        }
+
+    default = parse_config(cfg())
+    assert default.rotation.coils == "rotate"
+    assert "coils" not in default.to_dict()["attacks"]["rotation"]  # hash-stable when absent
+    assert parse_config(cfg(coils="rotate")).hash() == default.hash()
+    fixed = parse_config(cfg(coils="fixed"))
+    assert fixed.hash() != default.hash() and parse_config(fixed.to_dict()) == fixed
+    with pytest.raises(ConfigError, match=r"attacks\.rotation\.coils"):
+        parse_config(cfg(coils="rigid"))

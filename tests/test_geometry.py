@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy.ndimage import map_coordinates
 
-from advrecon.attacks.geometry import paper_padding, rotate, validity_mask
+from advrecon.attacks.geometry import paper_padding, prepare_rotation, rotate, validity_mask
 from advrecon.errors import AdvreconError
 
 METHODS = ["paper", "fourier"]
@@ -242,3 +242,23 @@ def test_bad_inputs():
 def test_empty_batch(method):
     out = rotate(torch.zeros(0, 2, 4, 4, dtype=torch.complex64), torch.zeros(0), method)
     assert out.shape == (0, 2, 4, 4) and out.dtype == torch.complex64
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.float32])
+def test_prepared_rotation_equals_rotate_bit_for_bit(method, dtype):
+    """The work shared by a whole grid (paper: the 2x upsampling and reflect padding, done once;
+    fourier: the padding and first row FFTs) gives exactly what rotating each batch afresh
+    (upsampling per call) gives, for any subset of the grid and any source index."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 3, 12, 10, dtype=dtype, generator=g)
+    grid = torch.linspace(-6.0, 6.0, 13, dtype=torch.float64)
+    prepared = prepare_rotation(x, grid, method, max_abs_deg=6.0)
+    for pick, idx in (([0, 5, 12], [1, 0, 1]), ([6], [0]), ([3, 4], [1, 1]), ([2, 9], None)):
+        theta = grid[pick]
+        index = None if idx is None else torch.tensor(idx)
+        want = rotate(x if idx is None else x[idx], theta, method, max_abs_deg=6.0)
+        got = prepared(theta, index)
+        assert got.dtype == want.dtype and torch.equal(got, want)
+    with pytest.raises(AdvreconError, match="prepared for"):
+        prepared(torch.tensor([7.0, 0.0]))

@@ -38,13 +38,21 @@ Two interpolations:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from advrecon.errors import AdvreconError
 
-__all__ = ["INTERPOLATIONS", "paper_padding", "rotate", "validity_mask"]
+__all__ = [
+    "INTERPOLATIONS",
+    "PreparedRotation",
+    "paper_padding",
+    "prepare_rotation",
+    "rotate",
+    "validity_mask",
+]
 
 INTERPOLATIONS = ("paper", "fourier")
 
@@ -117,16 +125,84 @@ def rotate(
     theta = _as_angles(theta_deg, B, x.device)
     if B == 0:
         return (x if idx is None else x[idx]).clone()
+    plan = prepare_rotation(
+        x, theta, method, max_abs_deg=max_abs_deg, identity_at_zero=identity_at_zero
+    )
+    return plan(theta, idx)
+
+
+@dataclass(frozen=True)
+class PreparedRotation:
+    """Rotations of one batch of source images by many angles, sharing the angle-independent
+    work (:func:`prepare_rotation`). Call it like :func:`rotate` without ``x``:
+    ``prepared(theta_deg, index)`` equals ``rotate(x, theta_deg, index=index, ...)``."""
+
+    source: torch.Tensor
+    method: str
+    identity_at_zero: bool
+    max_abs_deg: float
+    plan: object
+
+    def __call__(self, theta_deg, index: torch.Tensor | None = None) -> torch.Tensor:
+        """Rotated images ``(B, ..., H, W)``; arguments as in :func:`rotate`."""
+        x = self.source
+        idx = _as_index(index, x.shape[0], x.device)
+        B = x.shape[0] if idx is None else idx.numel()
+        theta = _as_angles(theta_deg, B, x.device)
+        if B == 0:
+            return (x if idx is None else x[idx]).clone()
+        if float(theta.abs().max()) > self.max_abs_deg + 1e-9:
+            raise AdvreconError(
+                f"angle {float(theta.abs().max())} exceeds the {self.max_abs_deg} degrees the "
+                "rotation was prepared for"
+            )
+        if self.method == "paper":
+            out = self.plan.rotate(theta, idx)
+            if not self.identity_at_zero:
+                return out
+        else:
+            out = self.plan.rotate(theta * (math.pi / 180.0), idx)
+        keep = (theta == 0).reshape(B, *([1] * (x.ndim - 1)))
+        return torch.where(keep, x if idx is None else x[idx], out)
+
+
+def prepare_rotation(
+    x: torch.Tensor,
+    theta_deg,
+    method: str = "paper",
+    *,
+    max_abs_deg: float | None = None,
+    identity_at_zero: bool = False,
+) -> PreparedRotation:
+    """Do the angle-independent part of rotating ``x`` once, for a whole grid of angles.
+
+    ``paper``: the 2x bicubic upsampling and the reflect padding (wide enough for every angle
+    of ``theta_deg``); ``fourier``: the zero padding (for ``max_abs_deg``, default the largest
+    of ``theta_deg``) and the first shear's row FFTs. Results are bit-identical to
+    :func:`rotate` (same operations on the same numbers), which uses this itself.
+
+    Args:
+        x: Source images ``(S, ..., H, W)``, complex or real.
+        theta_deg: Every angle (degrees) the prepared rotation will be called with.
+        method, max_abs_deg, identity_at_zero: As in :func:`rotate`.
+
+    Returns:
+        :class:`PreparedRotation`.
+    """
+    if method not in INTERPOLATIONS:
+        raise AdvreconError(f"interpolation must be one of {INTERPOLATIONS}, got {method!r}")
+    if x.ndim < 3:
+        raise AdvreconError(f"rotate expects (B, ..., H, W), got {tuple(x.shape)}")
+    theta = torch.as_tensor(theta_deg, dtype=torch.float64).reshape(-1).to(x.device)
+    if not torch.isfinite(theta).all():
+        raise AdvreconError(f"rotation angles must be finite, got {theta.tolist()}")
+    top = math.degrees(_max_abs_rad(theta, max_abs_deg))
     if method == "paper":
-        out = _paper_rotate(x, theta, idx)  # shares each image's upsampling across its angles
-        if not identity_at_zero:
-            return out
+        plan = _paper_plan(x, theta)
+        top = float(theta.abs().max()) if theta.numel() else 0.0
     else:
-        rad = theta * (math.pi / 180.0)
-        xs = x if idx is None else x[idx]
-        out = _fourier_rotate(xs, rad, _max_abs_rad(theta, max_abs_deg))
-    keep = (theta == 0).reshape(B, *([1] * (x.ndim - 1)))
-    return torch.where(keep, x if idx is None else x[idx], out)
+        plan = _fourier_plan(x, math.radians(top))
+    return PreparedRotation(x, method, identity_at_zero, top, plan)
 
 
 def _to_channels(x: torch.Tensor) -> tuple[torch.Tensor, tuple]:
@@ -209,56 +285,138 @@ def _rotation_grid(theta: torch.Tensor, out_h: int, out_w: int, in_h: int, in_w:
     return torch.stack([u, v], dim=-1).to(dtype)
 
 
-def _paper_rotate(x: torch.Tensor, theta: torch.Tensor, index: torch.Tensor | None):
-    """The authors' 5-step pipeline (module docstring); ``x`` ``(S, ..., H, W)``."""
+@dataclass(frozen=True)
+class _PaperPlan:
+    """Steps 1-2 of the ``paper`` pipeline done once: the 2x bicubic upsampling of each source
+    image, reflect-padded by the largest padding any angle of the plan needs.
+
+    Attributes:
+        up: Real ``(S, K, 2H + 2 big_h, 2W + 2 big_w)`` (complex parts as channels).
+        big_h, big_w: Paddings of ``up``.
+        shape: Shape of the source batch ``(S, ..., H, W)``; complex_: whether it is complex.
+    """
+
+    up: torch.Tensor
+    big_h: int
+    big_w: int
+    shape: tuple
+    complex_: bool
+
+    def rotate(self, theta: torch.Tensor, index: torch.Tensor | None) -> torch.Tensor:
+        """Steps 2-5 for ``(B,)`` angles (degrees); ``index``: source of each item.
+
+        The batch is padded to its own largest padding (a view of ``up``: reflect padding
+        does not depend on its width), each item zeroed beyond its own padding, so the result
+        does not depend on the plan's padding.
+        """
+        H, W = self.shape[-2], self.shape[-1]
+        H2, W2 = 2 * H, 2 * W
+        ph, pw = paper_padding(H2, W2, theta)
+        bh = int(ph.max()) if ph.numel() else 0
+        bw = int(pw.max()) if pw.numel() else 0
+        if bh > self.big_h or bw > self.big_w:
+            raise AdvreconError("an angle exceeds the largest angle the rotation was prepared for")
+        up = self.up[
+            ..., self.big_h - bh : self.big_h + H2 + bh, self.big_w - bw : self.big_w + W2 + bw
+        ]
+        if index is not None:
+            one = index.numel() and bool((index == index[0]).all())
+            up = up[index[:1]].expand(index.numel(), *up.shape[1:]) if one else up[index]
+        own = _own_padding_mask(ph, pw, H2, W2, bh, bw, up.dtype)
+        if own is not None:
+            up = up * own
+        # 3.-4. bilinear rotation with zeros outside, evaluated on the central 2H x 2W crop only
+        grid = _rotation_grid(theta, H2, W2, up.shape[-2], up.shape[-1], up.dtype)
+        rot = F.grid_sample(up, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        # 5. bicubic downsampling back to H x W
+        down = F.interpolate(rot, size=(H, W), mode="bicubic", align_corners=False, antialias=False)
+        return _from_channels(down, (theta.numel(), *self.shape[1:]), self.complex_)
+
+
+def _paper_plan(x: torch.Tensor, theta: torch.Tensor) -> _PaperPlan:
+    """Steps 1-2 (module docstring) of ``x`` ``(S, ..., H, W)``, padded for every angle of
+    ``theta`` (degrees, any shape; the padding is not monotone in the angle)."""
     r, shape = _to_channels(x)  # (S, K, H, W)
-    H, W = shape[-2], shape[-1]
-    H2, W2 = 2 * H, 2 * W
+    H2, W2 = 2 * shape[-2], 2 * shape[-1]
     # 1. bicubic 2x upsampling, once per source image
     up = F.interpolate(r, size=(H2, W2), mode="bicubic", align_corners=False, antialias=False)
-    # 2. reflect padding, each item's own; the batch shares the largest, zeroed beyond
-    ph, pw = paper_padding(H2, W2, theta)
+    # 2. reflect padding wide enough for every angle (each batch takes its own view of it)
+    ph, pw = paper_padding(H2, W2, theta.reshape(-1))
     big_h = int(ph.max()) if ph.numel() else 0
     big_w = int(pw.max()) if pw.numel() else 0
     if big_h or big_w:
         up = F.pad(up, (big_w, big_w, big_h, big_h), mode="reflect")
-    if index is not None:
-        up = up[index]
-    own = _own_padding_mask(ph, pw, H2, W2, big_h, big_w, up.dtype)
-    if own is not None:
-        up = up * own
-    # 3.-4. bilinear rotation with zeros outside, evaluated on the central 2H x 2W crop only
-    grid = _rotation_grid(theta, H2, W2, up.shape[-2], up.shape[-1], up.dtype)
-    rot = F.grid_sample(up, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    # 5. bicubic downsampling back to H x W
-    down = F.interpolate(rot, size=(H, W), mode="bicubic", align_corners=False, antialias=False)
-    return _from_channels(down, (theta.numel(), *shape[1:]), x.is_complex())
+    return _PaperPlan(up, big_h, big_w, tuple(shape), x.is_complex())
 
 
-def _shear(x: torch.Tensor, amount: torch.Tensor, center: float, dim: int) -> torch.Tensor:
-    """Shift line ``j`` (index along the other axis) by ``amount * (j - center)`` along ``dim``.
+def _ramp(amount: torch.Tensor, lines: torch.Tensor, n: int, dim: int) -> torch.Tensor:
+    """Phase ramp ``(B, 1, L1, L2)`` shifting line ``j`` by ``amount * lines[j]`` along ``dim``.
 
     Args:
-        x: Complex ``(B, K, L1, L2)``.
         amount: ``(B,)`` shear factor.
-        center: Centre index on the other axis.
+        lines: Offsets of the lines from the shear centre (index along the other axis).
+        n: Length along ``dim``.
         dim: ``-1`` (x-shear: shift rows along columns) or ``-2`` (y-shear).
     """
-    n = x.shape[dim]
-    other = x.shape[-2] if dim == -1 else x.shape[-1]
-    rdtype = x.real.dtype
-    freq = torch.fft.fftfreq(n, device=x.device, dtype=rdtype)
-    lines = torch.arange(other, device=x.device, dtype=rdtype) - center
-    shift = amount.to(rdtype)[:, None] * lines[None, :]  # (B, other)
+    freq = torch.fft.fftfreq(n, device=lines.device, dtype=lines.dtype)
+    shift = amount.to(lines.dtype)[:, None] * lines[None, :]  # (B, lines)
     if dim == -1:
         phase = shift[:, :, None] * freq[None, None, :]  # (B, L1, L2)
     else:
         phase = freq[None, :, None] * shift[:, None, :]  # (B, L1, L2)
-    ramp = torch.polar(torch.ones_like(phase), -2.0 * math.pi * phase).unsqueeze(1)
+    return torch.polar(torch.ones_like(phase), -2.0 * math.pi * phase).unsqueeze(1)
+
+
+def _shear(x: torch.Tensor, amount: torch.Tensor, lines: torch.Tensor, dim: int) -> torch.Tensor:
+    """Shift line ``j`` of complex ``x`` ``(B, K, L1, L2)`` by ``amount * lines[j]`` along
+    ``dim`` (sinc interpolation: a linear phase in the 1-D FFT); see :func:`_ramp`."""
+    ramp = _ramp(amount, lines, x.shape[dim], dim)
     return torch.fft.ifft(torch.fft.fft(x, dim=dim) * ramp, dim=dim)
 
 
-def _fourier_rotate(x: torch.Tensor, rad: torch.Tensor, max_rad: float) -> torch.Tensor:
+@dataclass(frozen=True)
+class _FourierPlan:
+    """What the three shears of every angle share, computed once.
+
+    The zero padding (module docstring) is fixed by the largest angle; the first x-shear only
+    moves the ``H`` rows that hold the image (the padding rows stay zero), and their 1-D FFT
+    along the columns is the same for every angle, so it is done here once.
+
+    Attributes:
+        spec: ``fft(padded rows, dim=-1)``, complex ``(S, K, H, W + px + pr)``.
+        px, py, pb: Left, top and bottom padding.
+        shape, complex_, dtype: Shape, kind and dtype of the source batch.
+    """
+
+    spec: torch.Tensor
+    px: int
+    py: int
+    pb: int
+    shape: tuple
+    complex_: bool
+    dtype: torch.dtype
+
+    def rotate(self, rad: torch.Tensor, index: torch.Tensor | None) -> torch.Tensor:
+        """Rotate by ``rad`` ``(B,)`` radians; ``index``: source of each item."""
+        H, W = self.shape[-2], self.shape[-1]
+        S, K, _, Wp = self.spec.shape
+        B, py = rad.numel(), self.py
+        Hp = H + py + self.pb
+        rdtype = self.spec.real.dtype
+        rows = torch.arange(py, py + H, device=rad.device, dtype=rdtype) - (py + (H - 1) / 2)
+        cols = torch.arange(Wp, device=rad.device, dtype=rdtype) - (self.px + (W - 1) / 2)
+        t, s = torch.tan(rad / 2), torch.sin(rad)
+        spec = self.spec if index is None else self.spec[index]
+        xp = spec.new_zeros((B, K, Hp, Wp))
+        xp[..., py : py + H, :] = torch.fft.ifft(spec * _ramp(t, rows, Wp, -1), dim=-1)
+        xp = _shear(xp, -s, cols, dim=-2)
+        out = _shear(xp[..., py : py + H, :], t, rows, dim=-1)[..., self.px : self.px + W]
+        out = out.reshape(B, *self.shape[1:])
+        return out.to(self.dtype) if self.complex_ else out.real.to(self.dtype)
+
+
+def _fourier_plan(x: torch.Tensor, max_rad: float) -> _FourierPlan:
+    """Pad ``x`` ``(S, ..., H, W)`` for angles up to ``max_rad`` and FFT its rows once."""
     shape = x.shape
     H, W = shape[-2], shape[-1]
     xc = x if x.is_complex() else torch.complex(x, torch.zeros_like(x))
@@ -270,17 +428,8 @@ def _fourier_rotate(x: torch.Tensor, rad: torch.Tensor, max_rad: float) -> torch
     py = int(math.ceil(sm * (W / 2 + tm * H / 2))) + 2
     # Odd padded sizes: no Nyquist bin, so a real image stays real after the phase ramps.
     pr, pb = px + (W + 2 * px + 1) % 2, py + (H + 2 * py + 1) % 2
-    xp = F.pad(xc, (px, pr, py, pb))
-    cy, cx = py + (H - 1) / 2, px + (W - 1) / 2
-    t = torch.tan(rad / 2)
-    s = torch.sin(rad)
-    xp = _shear(xp, t, cy, dim=-1)
-    xp = _shear(xp, -s, cx, dim=-2)
-    xp = _shear(xp, t, cy, dim=-1)
-    out = xp[..., py : py + H, px : px + W].reshape(shape)
-    if x.is_complex():
-        return out.to(x.dtype)
-    return out.real.to(x.dtype)
+    spec = torch.fft.fft(F.pad(xc, (px, pr)), dim=-1)
+    return _FourierPlan(spec, px, py, pb, tuple(shape), x.is_complex(), x.dtype)
 
 
 def validity_mask(

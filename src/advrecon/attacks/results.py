@@ -172,7 +172,7 @@ class RotationResult:
         interpolation, select_by, step, n_random, data_range_convention: The settings used.
         control: ``(N, h, w)`` the target rotated, RSS-combined, cropped and rotated back at the
             selected angle of the largest ``theta_max`` (no model; ``None`` if not computed).
-        grid, identity_at_zero: The settings used (see :func:`~advrecon.attacks.rotation.
+        grid, identity_at_zero, coils: The settings used (see :func:`~advrecon.attacks.rotation.
             angle_grid` and :func:`~advrecon.attacks.geometry.rotate`).
     """
 
@@ -198,6 +198,7 @@ class RotationResult:
     control: torch.Tensor | None = None
     grid: str = "inclusive"
     identity_at_zero: bool = False
+    coils: str = "rotate"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -219,6 +220,7 @@ class RotationResult:
                     interpolation=self.interpolation,
                     grid=self.grid,
                     identity_at_zero=bool(self.identity_at_zero),
+                    coils=self.coils,
                     step_deg=float(self.step),
                     num_angles=int(self.window[t].sum()),
                     n_random=int(self.n_random),

@@ -16,8 +16,14 @@ The grid (``grid=``, :func:`angle_grid`):
 One sweep serves every ``theta_max`` (Fig. 4a: worst case versus ``theta_max``; ``window[t]``
 marks the angles of ``theta_max[t]``) and gives the whole per-angle curve (Fig. 4b); one sweep
 per slice serves every box on that slice (each angle is reconstructed once, metrics are reduced
-per box). (slice, angle) pairs are batched, at most ``chunk_size`` per forward; the coil images
-of a slice are upsampled once per chunk, whatever the number of its angles.
+per box). (slice, angle) pairs are batched, at most ``chunk_size`` per forward (on a CPU one
+pair per pass, ``_CPU_BLOCK``: wide batches only thrash its caches). What does not depend on
+the angle is done once per sweep: each slice's rotation is prepared once
+(:func:`~advrecon.attacks.geometry.prepare_rotation`: ``paper`` upsamples and pads the coil
+images once, ``fourier`` pads them and does the first shear's row FFTs once; bit-identical to
+rotating afresh) and the validity masks are computed once per grid. Issue 12's speed target
+(the whole sweep 1.5x faster than an honest one-angle-at-a-time loop through the same pipeline)
+is measured by ``benchmarks/attacks.py``.
 
 The worst angle is the one with the largest region MSE (``select_by="mse"``, the paper), or the
 smallest SSIM / PSNR; all metrics are reported at the selected angle. Baseline: a uniformly
@@ -52,7 +58,14 @@ from advrecon.attacks._common import (
     select_mask,
     select_nlf,
 )
-from advrecon.attacks.geometry import INTERPOLATIONS, rotate, validity_mask
+from advrecon.attacks.fixed_coils import move_in_fixed_coils
+from advrecon.attacks.geometry import (
+    INTERPOLATIONS,
+    PreparedRotation,
+    prepare_rotation,
+    rotate,
+    validity_mask,
+)
 from advrecon.attacks.objectives import (
     SELECT_BY,
     Regions,
@@ -75,12 +88,14 @@ from advrecon.config_types import (
 )
 from advrecon.errors import AdvreconError
 from advrecon.mri import center_crop, fft2c, ifft2c, kspace_to_target, rss
+from advrecon.sensitivity import acs_sensitivity_maps, coil_combine
 
 #: Most angles one rotation grid may hold (0.01 deg steps over +-500 deg; the paper: 0.1 deg
 #: over +-5 deg); a finer or wider grid is an error, not hours of compute and an OOM.
 MAX_ANGLES = 100_001
 
 __all__ = [
+    "COILS",
     "GRIDS",
     "angle_grid",
     "rotation_attack",
@@ -92,7 +107,24 @@ __all__ = [
 #: authors' code, ``arange(-theta_max, theta_max, step)[1:]``).
 GRIDS = ("inclusive", "exclusive")
 
+#: What turns: the coil images (the paper: sensitivities turn with the patient) or the anatomy
+#: inside fixed coils (a rigid knee coil; issue 13).
+COILS = ("rotate", "fixed")
+
+#: Rule (unit ids, ``rule`` column) of the fixed-coil sweep; the paper's sweep is ``grid``.
+FIXED_RULE = "fixed-coils"
+
 _TOL = 1e-9
+
+#: (slice, angle) pairs per pass on a CPU, whatever ``chunk_size`` allows: a CPU gains nothing
+#: from wide batches and loses its caches (demo models, 8 x 256 x 128, 1 thread: the models'
+#: forward per slice was fastest at batch 1 (2: +10-20 %), and whole sweeps in passes of 16
+#: took 1.5x (U-Net) to 3x (VarNet) as long as in passes of 1 or 2; benchmarks/attacks.py).
+_CPU_BLOCK = 1
+
+#: Largest grid of validity masks (angles x pixels) kept for a whole sweep (64 MB of bools);
+#: finer grids compute each pass's masks.
+_MAX_CACHED_MASK = 1 << 26
 
 
 def _round(v: torch.Tensor) -> torch.Tensor:
@@ -199,6 +231,7 @@ def rotation_attack(
     recon_size: Sequence[int] | None = None,
     grid: str = "inclusive",
     identity_at_zero: bool = False,
+    coils: str = "rotate",
 ) -> RotationResult:
     """Worst-case rotation angle by exhaustive search, batched over slices and angles.
 
@@ -225,6 +258,10 @@ def rotation_attack(
         identity_at_zero: ``paper`` interpolation only: make angle 0 the exact identity
             (default ``False``: resample at angle 0 like the authors' pipeline; see
             :func:`~advrecon.attacks.geometry.rotate`).
+        coils: ``"rotate"`` (default, the paper: the coil images turn, i.e. the sensitivities
+            turn with the patient) or ``"fixed"`` (the anatomy turns inside fixed coils:
+            :func:`_fixed_coil_maps` and
+            :func:`~advrecon.attacks.fixed_coils.move_in_fixed_coils`).
 
     Returns:
         :class:`~advrecon.attacks.results.RotationResult`.
@@ -234,13 +271,15 @@ def rotation_attack(
     """
     check_kspace_mask(kspace, mask)
     _check_options(interpolation, select_by, n_random, identity_at_zero)
+    if coils not in COILS:
+        raise AdvreconError(f"coils must be one of {COILS}, got {coils!r}")
     theta_max = [
         float(t) for t in ([theta_max] if isinstance(theta_max, (int, float)) else theta_max)
     ]
     angles, window = angle_grid(theta_max, step, grid)
     size = recon_size_of(recon, recon_size)
     items, item_index = flatten_boxes(boxes, kspace.shape[0])
-    threat = Rotation(interpolation, max(theta_max), identity_at_zero)
+    threat = Rotation(interpolation, max(theta_max), identity_at_zero, coils)
     sweep = _Sweep(
         recon, kspace, mask, num_low_frequencies, threat, item_index.to(kspace.device),
         make_regions(items, size, device=kspace.device), angles.to(kspace.device),
@@ -257,8 +296,9 @@ def rotation_attack(
     metrics = _window_metrics(per_angle, clean_at, sel, window)
     metrics["rand_draw_ssim"] = _random_draws(per_angle["ssim"], window, n_random, generator)
     control, control_metrics = _control(
-        sweep.coil, sweep.target, sweep.data_range, sweep.regions, sweep.full, sweep.index,
-        sweep.angles, sel, theta_max.index(max(theta_max)), size, threat.kw, chunk_size,
+        sweep.coil, sweep.maps, sweep.target, sweep.data_range, sweep.regions, sweep.full,
+        sweep.index, sweep.angles, sel, theta_max.index(max(theta_max)), size, threat.kw,
+        chunk_size,
     )  # fmt: skip
     metrics.update(control_metrics)
     return RotationResult(
@@ -268,7 +308,7 @@ def rotation_attack(
         boxes=list(sweep.regions.boxes), box_grown=list(sweep.regions.grown),
         item_index=item_index, interpolation=interpolation, select_by=select_by,
         step=float(step), n_random=int(n_random), data_range_convention=data_range,
-        control=control, grid=grid, identity_at_zero=identity_at_zero,
+        control=control, grid=grid, identity_at_zero=identity_at_zero, coils=coils,
     )  # fmt: skip
 
 
@@ -297,6 +337,7 @@ class Rotation:
     interpolation: str
     max_abs_deg: float
     identity_at_zero: bool
+    coils: str = "rotate"
 
     @property
     def kw(self) -> dict:
@@ -307,9 +348,12 @@ class Rotation:
             identity_at_zero=self.identity_at_zero,
         )
 
-    def act(self, coil: torch.Tensor, slices: torch.Tensor, ang: torch.Tensor) -> torch.Tensor:
-        """Rotated k-space ``(P, C, H, W)`` of ``coil[slices]`` ``(B, C, H, W)`` by ``ang``."""
-        return fft2c(_rotate_slices(coil, slices, ang, self.kw))
+    def act(
+        self, coil: torch.Tensor, slices: torch.Tensor, ang: torch.Tensor, maps=None
+    ) -> torch.Tensor:
+        """Rotated k-space ``(P, C, H, W)`` of ``coil[slices]`` ``(B, C, H, W)`` by ``ang``
+        (``coils="fixed"``: ``maps`` ``(B, C, H, W)`` from :func:`_fixed_coil_maps`)."""
+        return fft2c(_rotate_slices(coil, slices, ang, self.kw, maps))
 
     def to_target(self, image: torch.Tensor, ang: torch.Tensor):
         """``(image rotated by -ang (P, h, w), validity mask (P, h, w) bool)``."""
@@ -321,7 +365,7 @@ class _Sweep:
     """The exhaustive grid search: every (slice, angle) pair reconstructed once, in chunks."""
 
     def __init__(self, recon, kspace, mask, nlf, threat, index, regions, angles, in_top,
-                 select_by, data_range, size):  # fmt: skip
+                 select_by, data_range, size, block=None):  # fmt: skip
         self.recon, self.mask, self.nlf, self.threat = recon, mask, nlf, threat
         self.index, self.regions, self.angles, self.in_top = index, regions, angles, in_top
         self.select_by, self.size = select_by, size
@@ -332,6 +376,15 @@ class _Sweep:
         self.data_range = data_range_of(self.target, data_range)
         self.coil = ifft2c(kspace)
         self.rdtype = kspace.real.dtype
+        # what turns: the coil images, or (fixed coils) the object x = S^H c inside them
+        self.maps = _fixed_coil_maps(kspace, mask, nlf) if threat.coils == "fixed" else None
+        self.source = self.coil if self.maps is None else coil_combine(self.coil, self.maps)
+        # shared by every chunk: the validity masks of the grid and, per slice, the
+        # angle-independent part of its rotation (paper: the 2x upsampling)
+        small = self.A * size[0] * size[1] <= _MAX_CACHED_MASK
+        self.valid = validity_mask(size, angles, device=kspace.device) if small else None
+        self.block = block if block is not None else _default_block(kspace.device)
+        self._prepared: dict[int, PreparedRotation] = {}
 
     def run(self, chunk_size):
         """``(per_angle {metric: (N, A)}, clean_b (B, h, w), adv (N, h, w), valid (N, h, w))``.
@@ -348,17 +401,46 @@ class _Sweep:
         self.adv = torch.zeros((N, *self.size), dtype=self.rdtype, device=dev)
         self.adv_valid = torch.ones((N, *self.size), dtype=torch.bool, device=dev)
         self.best = torch.full((N,), -torch.inf, dtype=torch.float64, device=dev)
-        for r in chunk_ranges(self.B * A, chunk_size):
+        for r in chunk_ranges(self.B * A, _pairs_per_pass(chunk_size, self.block)):
             self._chunk(torch.arange(r.start, r.stop, device=dev))
         return self.per_angle, self.clean_b, self.adv, self.adv_valid
+
+    def _kspace(self, bs: torch.Tensor, ang: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """Masked k-space ``(P, C, H, W)`` of ``coil[bs]`` rotated by ``ang`` (``Rotation.act``).
+
+        Each slice's angle-independent work is done once per sweep
+        (:func:`~advrecon.attacks.geometry.prepare_rotation`, bit-identical to
+        :func:`~advrecon.attacks.geometry.rotate`).
+        """
+        for s in [s for s in self._prepared if s < int(bs.min())]:
+            del self._prepared[s]  # pairs are slice-major: this slice is done
+        k = torch.empty((bs.numel(), *self.coil.shape[1:]), dtype=self.coil.dtype,
+                        device=self.coil.device)  # fmt: skip
+        for s in torch.unique(bs).tolist():
+            if s not in self._prepared:
+                self._prepared[s] = prepare_rotation(
+                    self.source[s : s + 1], self.angles, **self.threat.kw
+                )
+            sel = (bs == s).nonzero(as_tuple=True)[0]
+            rot = self._prepared[s](ang[sel], torch.zeros_like(sel))
+            if self.maps is not None:  # the object turned: c + S (R x - x), x = S^H c
+                c, m_s = self.coil[s : s + 1], self.maps[s : s + 1]
+                rot = move_in_fixed_coils(c, m_s, lambda x, rot=rot: rot)
+            k[sel] = fft2c(rot)
+        return k * m
 
     def _chunk(self, p: torch.Tensor) -> None:
         """Reconstruct the pairs ``p`` (slice-major), record curves and the running worst."""
         bs, as_ = p // self.A, p % self.A
         ang = self.angles[as_]
         m = select_mask(self.mask, bs.cpu())
-        out = self.recon(self.threat.act(self.coil, bs, ang) * m, m, select_nlf(self.nlf, bs.cpu()))
-        back, valid = self.threat.to_target(out, ang)
+        out = self.recon(self._kspace(bs, ang, m), m, select_nlf(self.nlf, bs.cpu()))
+        back = rotate(out, -ang, **self.threat.kw)  # Rotation.to_target, masks computed once
+        valid = (
+            self.valid[as_]
+            if self.valid is not None
+            else validity_mask(self.size, ang, device=ang.device)
+        )
         maps = error_maps(back, self.target[bs], self.data_range[bs], valid)
         rm = reduce_maps(maps, self.regions, pairwise=True)  # (N, c)
         fm = reduce_maps(maps, self.full, pairwise=True)  # (B, c)
@@ -379,6 +461,18 @@ class _Sweep:
         self.best = torch.where(upd, cbest.values, self.best)
         self.adv = torch.where(upd[:, None, None], back[carg].to(self.rdtype), self.adv)
         self.adv_valid = torch.where(upd[:, None, None], valid[carg], self.adv_valid)
+
+
+def _default_block(device: torch.device) -> int | None:
+    """Pairs per pass: a whole chunk on a GPU, ``_CPU_BLOCK`` on a CPU."""
+    return None if device.type == "cuda" else _CPU_BLOCK
+
+
+def _pairs_per_pass(chunk_size: int | None, block: int | None) -> int | None:
+    """The smaller of the user's ``chunk_size`` (a memory cap) and the device's block."""
+    if block is None:
+        return chunk_size
+    return block if chunk_size is None else min(int(chunk_size), block)
 
 
 def _window_metrics(per_angle: dict, clean_at: dict, sel: torch.Tensor, window: torch.Tensor):
@@ -426,7 +520,9 @@ def _plain_clean(
     return out
 
 
-def _rotate_slices(coil: torch.Tensor, slices: torch.Tensor, ang: torch.Tensor, rot: dict):
+def _rotate_slices(
+    coil: torch.Tensor, slices: torch.Tensor, ang: torch.Tensor, rot: dict, maps=None
+) -> torch.Tensor:
     """``coil[slices]`` rotated by ``ang``, each distinct slice upsampled once.
 
     Args:
@@ -434,16 +530,28 @@ def _rotate_slices(coil: torch.Tensor, slices: torch.Tensor, ang: torch.Tensor, 
         slices: ``(P,)`` slice index per pair.
         ang: ``(P,)`` angles in degrees.
         rot: Keyword arguments of :func:`~advrecon.attacks.geometry.rotate`.
+        maps: ``None`` (the coil images turn) or fixed coil maps ``(B, C, H, W)``: the object
+            turns inside them (:func:`~advrecon.attacks.fixed_coils.move_in_fixed_coils`).
 
     Returns:
         ``(P, C, H, W)`` complex.
     """
     uniq, inv = torch.unique(slices, return_inverse=True)
-    return rotate(coil[uniq], ang, index=inv, **rot)
+    if maps is None:
+        return rotate(coil[uniq], ang, index=inv, **rot)
+    return move_in_fixed_coils(coil[slices], maps[slices], lambda x: rotate(x, ang, **rot))
+
+
+def _fixed_coil_maps(kspace: torch.Tensor, mask: torch.Tensor, nlf) -> torch.Tensor:
+    """Coil maps ``(B, C, H, W)`` for ``coils="fixed"``, estimated from the fully-sampled
+    k-space's ACS band (:func:`advrecon.sensitivity.acs_sensitivity_maps`, Hann-tapered):
+    the calibration width of the undersampling mask (``num_low_frequencies``, or fastMRI's
+    rule on the mask when it is ``None``), i.e. the band a scanner would calibrate from."""
+    return acs_sensitivity_maps(kspace, mask, nlf)
 
 
 def _control(
-    coil, target_b, dr_b, regions: Regions, full: Regions, idx, angles, sel, t_top, size, rot,
+    coil, sens, target_b, dr_b, regions: Regions, full: Regions, idx, angles, sel, t_top, size, rot,
     chunk_size,
 ):  # fmt: skip
     """Fully-sampled target through rotate -> RSS/crop -> rotate back at the selected angles.
@@ -451,7 +559,8 @@ def _control(
     Every distinct (slice, selected angle) pair is transformed once (no model).
 
     Args:
-        coil: ``(B, C, H, W)`` complex coil images; target_b, dr_b: ``(B, h, w)``, ``(B,)``.
+        coil: ``(B, C, H, W)`` complex coil images; sens: fixed coil maps or ``None``.
+        target_b, dr_b: ``(B, h, w)``, ``(B,)``.
         regions, full: ``N`` item regions, ``B`` whole-image regions.
         idx: ``(N,)`` slice of each item; angles: ``(A,)``; sel: ``(N, T)`` selected indices.
         t_top: Index of the largest ``theta_max`` (whose control image is returned).
@@ -472,7 +581,7 @@ def _control(
     pos = torch.arange(N * T, device=idx.device)
     for r in chunk_ranges(uniq.numel(), chunk_size):
         s, ang = uniq[r.start : r.stop] // A, angles[uniq[r.start : r.stop] % A]
-        img = center_crop(rss(_rotate_slices(coil, s, ang, rot), dim=1), size)
+        img = center_crop(rss(_rotate_slices(coil, s, ang, rot, sens), dim=1), size)
         back = rotate(img, -ang, **rot)
         valid = validity_mask(size, ang, device=idx.device)
         maps = error_maps(back, target_b[s], dr_b[s], valid)
@@ -560,8 +669,11 @@ class RotationUnitScores:
         return {**unit_images(self._img, i, unit.box), "angle_deg": angle}
 
     def curves(self) -> list[dict]:
-        """One row per (item, grid angle): ``target``, ``box_index``, ``angle`` and metrics."""
+        """One row per (item, grid angle): ``target``, ``box_index``, ``angle`` and metrics
+        (the paper's sweep only: a fixed-coil sweep's curves would share its curve ids)."""
         out = []
+        if self.result.coils == "fixed":
+            return out
         angles = self.result.angles.detach().double().cpu().tolist()
         for i in range(len(self.result.boxes)):
             for k, ang in enumerate(angles):
@@ -576,7 +688,8 @@ class RotationUnitScores:
 
 
 def run_rotation_units(inp: SliceAttack, units, options, rule: str) -> RotationUnitScores:
-    """One :func:`rotation_attack` sweep serving every unit (``options``: ``rotation`` section)."""
+    """One :func:`rotation_attack` sweep serving every unit (``options``: ``rotation`` section;
+    ``rule``: ``grid``, the coil images turn, or ``fixed-coils``)."""
     thetas = sorted({u.budget for u in units})
     want_full = any(u.target == "image" for u in units)
     items = list(inp.boxes) + ([Box.full(inp.recon_size)] if want_full else [])
@@ -596,6 +709,7 @@ def run_rotation_units(inp: SliceAttack, units, options, rule: str) -> RotationU
         recon_size=inp.recon_size,
         grid=options.grid,
         identity_at_zero=options.identity_at_zero,
+        coils="fixed" if rule == FIXED_RULE else "rotate",
     )
     return RotationUnitScores(result, thetas, len(items) - 1 if want_full else None)
 
@@ -617,6 +731,11 @@ class RotationAttackConfig(Section):
             step)[1:]``, both ends excluded); see :func:`advrecon.attacks.rotation.angle_grid`.
         identity_at_zero: ``paper`` interpolation: make angle 0 the exact identity (default
             false: resample at angle 0 as the authors' pipeline does).
+        coils: ``rotate`` (default; the paper: the coil images turn) or ``fixed``: also the
+            anatomy turning inside coils fixed in place (maps from the ACS band of the
+            fully-sampled data, see ``docs/threat_models.md``), a second sweep (rule
+            ``fixed-coils``) beside the paper's (rule ``grid``) so the report compares them.
+            Left out of the config hash when default.
     """
 
     theta_max: Budgets
@@ -626,6 +745,7 @@ class RotationAttackConfig(Section):
     n_random: Count = 1
     grid: choice(GRIDS) = "inclusive"
     identity_at_zero: StrictBool = False
+    coils: choice(COILS) = "rotate"
 
     @model_validator(mode="after")
     def _grid_size(self) -> RotationAttackConfig:
@@ -647,11 +767,19 @@ def rotation_batch_groups(
     targets: Sequence[str],
     boxes: dict[str, list[tuple[int, Box]]],
 ) -> list[BatchGroup]:
-    """One angle sweep per (model, slice) covering every target, box and ``theta_max``."""
-    units = tuple(
-        UnitSpec("grid", target, float(th), bi, box)
-        for target in targets
-        for bi, box in boxes[target]
-        for th in section.theta_max
-    )
-    return [BatchGroup("rotation-grid", units)]
+    """One angle sweep per (model, slice) covering every target, box and ``theta_max``; with
+    ``coils: fixed`` a second one with the anatomy turning inside fixed coils (rule
+    ``fixed-coils``), beside the paper's (rule ``grid``) for the comparison in the report."""
+    rules = ["grid"] + ([FIXED_RULE] if section.coils == "fixed" else [])
+    return [
+        BatchGroup(
+            f"rotation-{rule}",
+            tuple(
+                UnitSpec(rule, target, float(th), bi, box)
+                for target in targets
+                for bi, box in boxes[target]
+                for th in section.theta_max
+            ),
+        )
+        for rule in rules
+    ]

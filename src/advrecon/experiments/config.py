@@ -547,6 +547,9 @@ class ExperimentConfig(_Section):
         """Plain (YAML/JSON-able) form that :func:`parse_config` reads back to an equal config."""
         d = self.model_dump()
         d["attacks"] = {k: v for k, v in d["attacks"].items() if v is not None}
+        rot = d["attacks"].get("rotation")
+        if rot is not None and rot.get("coils") == "rotate":
+            del rot["coils"]  # the default (the paper's): configs from before it hash alike
         return _plain(d)
 
     def hash(self) -> str:

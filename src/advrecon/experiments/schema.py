@@ -157,6 +157,7 @@ _NAMED: dict[str, Column] = {
     "interpolation": Column(_S, "", "rotation interpolation: paper or fourier"),
     "grid": Column(_S, "", "angle grid: inclusive or exclusive"),
     "identity_at_zero": Column(_B, "", "angle 0 exact instead of resampled"),
+    "coils": Column(_S, "", "rotation: coil images turn (rotate) or anatomy in fixed coils"),
     "step_deg": Column(_F, "deg", "angle grid step"),
     "num_angles": Column(_I, "", "grid angles in the window of budget"),
     "rand_draw_ssim": Column(_F, "1", "mean SSIM over n_random drawn angles"),

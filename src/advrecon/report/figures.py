@@ -125,7 +125,7 @@ def fig_targeted_vs_complete(df: pd.DataFrame, out_dir: Path) -> Path | None:
 
 def fig_rotation_budget(df: pd.DataFrame, out_dir: Path) -> Path | None:
     """Fig. 4a: worst-case region SSIM vs theta_max, with the random-angle baseline."""
-    d = df[(df["attack"] == "rotation") & (df["target"] == "region")]
+    d = df[(df["attack"] == "rotation") & (df["target"] == "region") & (df["rule"] == "grid")]
     if d.empty:
         return None
     colors = _colors(list(d["model"].unique()))
@@ -156,7 +156,7 @@ def fig_rotation_budget(df: pd.DataFrame, out_dir: Path) -> Path | None:
 
 def rotation_example(df: pd.DataFrame) -> pd.Series | None:
     """The region-target rotation row with the largest SSIM drop at the largest theta_max."""
-    d = df[(df["attack"] == "rotation") & (df["target"] == "region")]
+    d = df[(df["attack"] == "rotation") & (df["target"] == "region") & (df["rule"] == "grid")]
     if d.empty:
         return None
     d = d[d["budget"] == d["budget"].max()]

@@ -41,6 +41,9 @@ __all__ = [
 
 HOLDS, FAILS, UNKNOWN = "holds", "does not hold", "not enough data"
 
+#: ``rule`` of the fixed-coil rotation rows (``advrecon.attacks.rotation.FIXED_RULE``).
+FIXED_COILS_RULE = "fixed-coils"
+
 #: Fewest slices an interval needs before it may support or contradict a statement. With two
 #: slices the t interval has one degree of freedom and rests on a single difference of
 #: differences; three is the least that gives a spread estimate worth the name.
@@ -214,7 +217,7 @@ def _rotation_vs_noise(df) -> Finding:
         UNKNOWN,
     )
     noise = _noise(df)
-    rot = df[(df["attack"] == "rotation") & (df["target"] == "region")]
+    rot = _rotation(df)
     cis: list[CI] = []
     for m, a in _models(noise):
         n, r = _sel(noise, m, a), _sel(rot, m, a)
@@ -226,6 +229,36 @@ def _rotation_vs_noise(df) -> Finding:
         _record(f, cis, f"{m} {a}x", mean_ci(_paired(n, r, "drop")), what)
     f.verdict = verdict(cis)
     return f
+
+
+def _rotation(df, rule: str = "grid") -> pd.DataFrame:
+    """Region rows of the paper's rotation sweep (``grid``) or the fixed-coil one."""
+    return df[(df["attack"] == "rotation") & (df["target"] == "region") & (df["rule"] == rule)]
+
+
+def _fixed_coils(df) -> list[Finding]:
+    """Fixed coils versus turning coils (issue 13), only for runs with ``coils: fixed``."""
+    fixed, paper = _rotation(df, FIXED_COILS_RULE), _rotation(df)
+    if fixed.empty:
+        return []
+    f = Finding(
+        "fixed_coils",
+        "Turning the anatomy inside fixed coils hurts less than turning the coil images "
+        "(the paper's model; worst angle of the largest theta_max, region SSIM).",
+        UNKNOWN,
+    )
+    cis: list[CI] = []
+    for m, a in _models(fixed):
+        x, p = _sel(fixed, m, a), _sel(paper, m, a)
+        top = x["budget"].max()
+        x, p = x[x["budget"] == top], p[p["budget"] == top]
+        what = (
+            f"theta_max {top:g} deg, mean |worst angle| fixed {x['angle_deg'].abs().mean():.2f} "
+            f"vs turning {p['angle_deg'].abs().mean():.2f} deg; SSIM(fixed) - SSIM(turning) "
+        )
+        _record(f, cis, f"{m} {a}x", mean_ci(_paired(x, p, "adv_ssim")), what)
+    f.verdict = verdict(cis)
+    return [f]
 
 
 def _varnet_unet(df, archs: dict[str, str]) -> Finding:
@@ -356,6 +389,7 @@ def evaluate(df: pd.DataFrame, archs: dict[str, str] | None = None) -> list[Find
         _acceleration(df),
         _random(df),
         *_rules(df),
+        *_fixed_coils(df),
     ]
 
 
