@@ -70,7 +70,13 @@ from advrecon.attacks.objectives import (
 from advrecon.attacks.objectives import data_range as data_range_of
 from advrecon.attacks.registry import BatchGroup, SliceAttack, UnitSpec, unit_images
 from advrecon.attacks.results import METRICS, NoiseAttackResult
-from advrecon.attacks.search import ProjectedGradient, random_draws
+from advrecon.attacks.search import (
+    APGD,
+    SEARCHES,
+    ProjectedGradient,
+    best_of_restarts,
+    random_draws,
+)
 from advrecon.boxes import Box
 from advrecon.config_types import (
     Budgets,
@@ -93,6 +99,7 @@ __all__ = [
     "noise_attack",
     "perturbed_objective",
     "project_per_coil",
+    "make_search",
     "reference_step",
     "run_noise_units",
     "NoiseAttackConfig",
@@ -311,14 +318,21 @@ class KspaceNoise:
             mse0 = _first_mse(met, self.data_range)
         return objective_value(objective, met, mse0), mse0
 
-    def ascent_step(self, z: torch.Tensor, grad: torch.Tensor, step_size: float, rule: str):
-        """One step of ``rule`` (module docstring) from ``z``, back in the feasible set."""
+    def ascent_step(self, z: torch.Tensor, grad: torch.Tensor, step_size, rule: str):
+        """One step of ``rule`` (module docstring) from ``z``, back in the feasible set.
+
+        ``step_size``: a float, or for ``"l2"`` a float64 ``(n, 1, 1, 1)`` tensor (one per item).
+        """
         g = torch.nan_to_num(grad) * self.support
         if rule == "reference":
             return reference_step(z, g, self.budget, step_size)
         tiny = torch.finfo(torch.float64).tiny
         step = _scale_per_coil(g, step_size * self.budget / _coil_norm(g).clamp_min(tiny))
         return project_per_coil(z + step, self.budget)
+
+    def project(self, z: torch.Tensor) -> torch.Tensor:
+        """The nearest feasible point: ``z`` on the support, each coil in its ball."""
+        return project_per_coil(z * self.support, self.budget)
 
     def draw(self, generators: list[torch.Generator]) -> torch.Tensor:
         """One random point per item on its coils' spheres (a Gaussian draw, rescaled)."""
@@ -369,6 +383,24 @@ def _check_options(objective, rule, steps, step_size, n_random) -> tuple[int, in
     if not step_size > 0:
         raise AdvreconError(f"step_size must be > 0, got {step_size}")
     return steps, check_count("n_random", n_random)
+
+
+def make_search(search: str, rule: str, steps: int, step_size: float, objective: str):
+    """The gradient search of ``noise_attack``: PGD with ``rule``, or APGD (its own steps).
+
+    Raises:
+        AdvreconError: unknown search, or APGD with the ``reference`` rule.
+    """
+    if search not in SEARCHES:
+        raise AdvreconError(f"search must be one of {SEARCHES}, got {search!r}")
+    if search == "pgd":
+        return ProjectedGradient(steps, float(step_size), rule, objective)
+    if rule != "l2":
+        raise AdvreconError(
+            "search 'apgd' adapts its own step and returns the best iterate: use rule 'l2' "
+            f"with it (got rule {rule!r}; the reference rule is the authors' PGD)"
+        )
+    return APGD(steps, objective)
 
 
 def _prepare(recon, kspace, mask, nlf, boxes, eta, opts: dict) -> _Batch:
@@ -426,18 +458,28 @@ def _chunk(b: _Batch, r: range) -> tuple[KspaceNoise, list]:
     return threat, gens
 
 
-def _attack_chunk(threat: KspaceNoise, gens, sigma, search: ProjectedGradient, opts: dict) -> dict:
-    """Search, then evaluate clean / adversarial / random / control on one chunk of items.
+def _starts(threat: KspaceNoise, gens, opts: dict):
+    """Start points of the restarts: the first as ``random_start`` says, then random draws.
+
+    Every draw continues each item's start stream (``gens[j][0]``), so one restart is the
+    single run and the random baseline's stream (``gens[j][1]``) is untouched.
+    """
+    first = [g[0] for g in gens]
+    for r in range(opts["restarts"]):
+        if r == 0 and not opts["random_start"]:
+            yield torch.zeros_like(threat.kspace)
+        else:
+            yield threat.draw(first)
+
+
+def _attack_chunk(threat: KspaceNoise, gens, sigma, search, opts: dict) -> dict:
+    """Search (best of the restarts), then evaluate clean / adversarial / random / control.
 
     ``sigma``: ``(n, C)`` thermal noise per coil (for the noise-to-thermal ratio).
     """
-    if opts["random_start"]:
-        z0 = threat.draw([g[0] for g in gens])
-    else:
-        z0 = torch.zeros_like(threat.kspace)
     with torch.no_grad():
         clean = threat.recon(threat.kspace * threat.mask, threat.mask, threat.nlf)
-    z, adv, trace, best_step = search.run_active(threat, z0, clean)
+    z, adv, trace, best_step = best_of_restarts(search, threat, _starts(threat, gens, opts), clean)
     with torch.no_grad():
         t, reg, full, dr = threat.target, threat.regions, threat.full, threat.data_range
         metrics = evaluate({"clean": clean, "adv": adv}, t, reg, full, dr)
@@ -501,6 +543,8 @@ def noise_attack(
     generator: torch.Generator | int | None = None,
     chunk_size: int | None = None,
     recon_size: Sequence[int] | None = None,
+    search: str = "pgd",
+    restarts: int = 1,
 ) -> NoiseAttackResult:
     """Per-coil L2-bounded adversarial k-space noise (PGD), batched over items.
 
@@ -527,6 +571,12 @@ def noise_attack(
             each item gets its own derived seed, so results do not depend on ``chunk_size``.
         chunk_size: Maximum number of items per model forward (``None``: all).
         recon_size: ``(h, w)`` if ``recon`` has no ``recon_size`` attribute.
+        search: ``"pgd"`` (projected gradient with ``rule`` and ``step_size``) or ``"apgd"``
+            (:class:`~advrecon.attacks.search.APGD`: momentum, adaptive step, best iterate;
+            ``rule`` must be ``"l2"``, ``step_size`` is not used). Both cost ``steps``
+            forward+backward passes per restart.
+        restarts: Runs per item (>= 1), the best kept; the first starts as ``random_start``
+            says, the others from random feasible points. Cost: ``restarts x steps``.
 
     Returns:
         :class:`~advrecon.attacks.results.NoiseAttackResult` with ``N`` items.
@@ -536,23 +586,25 @@ def noise_attack(
     """
     check_kspace_mask(kspace, mask)
     steps, n_random = _check_options(objective, rule, steps, step_size, n_random)
+    if check_count("restarts", restarts) < 1:
+        raise AdvreconError(f"restarts must be at least 1 (runs per item), got {restarts}")
+    searcher = make_search(search, rule, steps, step_size, objective)
     opts = dict(
         recon_size=recon_size, padding=padding, data_range=data_range, generator=generator,
         measured_only=measured_only, random_start=random_start, n_random=n_random,
-        chunk_size=chunk_size,
+        chunk_size=chunk_size, restarts=int(restarts),
     )  # fmt: skip
     b = _prepare(recon, kspace, mask, num_low_frequencies, boxes, eta, opts)
-    search = ProjectedGradient(steps, float(step_size), rule, objective)
     with frozen(recon):
         parts = []
         for r in chunk_ranges(len(b.index), chunk_size):
             threat, gens = _chunk(b, r)
             sigma = b.sigma[b.index[r.start : r.stop].to(kspace.device)]
-            parts.append(_attack_chunk(threat, gens, sigma, search, opts))
+            parts.append(_attack_chunk(threat, gens, sigma, searcher, opts))
     settings = dict(
         rule=rule, objective=objective, steps=steps, step_size=float(step_size),
         random_start=bool(random_start), measured_only=bool(measured_only), n_random=n_random,
-        data_range_convention=data_range,
+        data_range_convention=data_range, search=search, restarts=int(restarts),
     )  # fmt: skip
     return _assemble(b, parts, settings)
 
