@@ -42,10 +42,10 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 import torch
-from pydantic import AliasChoices, Field, StrictBool, model_validator
+from pydantic import AliasChoices, Field, StrictBool, StrictInt, model_validator
 
 from advrecon.attacks._common import (
     check_count,
@@ -83,6 +83,7 @@ from advrecon.config_types import (
     ConfigWarning,
     Count,
     Positive,
+    PositiveInt,
     Section,
     Text,
     choice,
@@ -103,6 +104,9 @@ __all__ = [
     "reference_step",
     "run_noise_units",
     "NoiseAttackConfig",
+    "TightnessConfig",
+    "DEFAULT_SEARCH",
+    "TIGHT_RULE",
     "noise_batch_groups",
     "ETA_WARN_PERCENT",
 ]
@@ -685,11 +689,13 @@ def run_noise_units(inp: SliceAttack, units, options, rule: str) -> NoiseUnitSco
         inp.num_low_frequencies,
         [list(per_slice) for _ in etas],
         torch.tensor([e * ETA_SCALE for e in etas], dtype=torch.float64),
-        steps=options.steps,
+        steps=options.steps_for(rule),
         step_size=options.step_size,
         random_start=options.random_start,
         objective=options.objective,
-        rule=rule,
+        rule="l2" if rule == TIGHT_RULE else rule,
+        search=options.search_for(rule),
+        restarts=options.restarts,
         padding=None if inp.padding is None else tuple(inp.padding),
         measured_only=options.measured_only,
         n_random=options.n_random,
@@ -707,6 +713,34 @@ def run_noise_units(inp: SliceAttack, units, options, rule: str) -> NoiseUnitSco
 ETA_WARN_PERCENT = 100.0
 
 
+#: The config's default gradient search (``attacks.noise.search``): the strongest at the
+#: default cost of 10 forward+backward passes (``benchmarks/strength.py``, README).
+DEFAULT_SEARCH = "apgd"
+#: The rule name of the tightness check's units (``attacks.noise.tightness``).
+TIGHT_RULE = "tight"
+
+
+class TightnessConfig(Section):
+    """A tightness check: the region units at ``eta`` re-attacked with ``factor`` x the cost.
+
+    The check's units are extra rows of the results table with rule ``tight``: the same
+    (model, slice, box, eta) attacked with ``search`` at ``factor x steps`` steps (same
+    restarts), so that the report can show how far the configured attack is from the lowest
+    region SSIM found at ``factor`` x its cost (``advrecon.report.tightness``).
+
+    Attributes:
+        eta: Budgets in percent (each must be one of the noise attack's ``eta``).
+        on: Model names checked (``None``: all models).
+        factor: Cost multiple (>= 2; 10 in the README's figures).
+        search: Search of the check (``apgd``: the strongest at 100 passes in the benchmark).
+    """
+
+    eta: Budgets
+    on: list_of(Text) | None = None
+    factor: Annotated[StrictInt, Field(ge=2)] = 10
+    search: choice(SEARCHES) = "apgd"
+
+
 class NoiseAttackConfig(Section):
     """Adversarial k-space noise (per-coil L2 ball of radius ``eta`` % of the coil's norm).
 
@@ -722,7 +756,15 @@ class NoiseAttackConfig(Section):
         image_eta: Budgets for the complete-image target (``None``: ``eta``). The
             complete-image attack is a comparison with the targeted one; a study that only
             needs it at the largest budget saves a third of the noise attacks' cost.
+        search: Gradient search of the ``l2`` rule: ``pgd`` or ``apgd`` (default
+            :data:`DEFAULT_SEARCH`); the ``reference`` rule is always the authors' PGD.
+        restarts: Runs per item, best kept (cost ``restarts x steps`` passes).
+        tightness: Optional :class:`TightnessConfig` (``None``: no check).
     """
+
+    #: Values under which a key does not enter the config hash: the results of the code before
+    #: the key existed (PGD, one run, no check), so older run folders keep their hash.
+    HASH_NEUTRAL: ClassVar[dict[str, Any]] = {"search": "pgd", "restarts": 1, "tightness": None}
 
     eta: Budgets
     steps: Count = 10
@@ -734,6 +776,9 @@ class NoiseAttackConfig(Section):
     measured_only: StrictBool = False
     n_random: Count = 1
     image_eta: Budgets | None = None
+    search: choice(SEARCHES) = DEFAULT_SEARCH
+    restarts: PositiveInt = 1
+    tightness: TightnessConfig | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -755,6 +800,24 @@ class NoiseAttackConfig(Section):
                         stacklevel=2,
                     )
         return self
+
+    @model_validator(mode="after")
+    def _tight_eta_is_run(self) -> NoiseAttackConfig:
+        """The check compares with the configured attack, so its budgets must be run too."""
+        for i, e in enumerate(self.tightness.eta if self.tightness else ()):
+            if e not in self.eta:
+                raise fail(f"{e:g} is not one of eta {list(self.eta)}", f"tightness.eta[{i}]")
+        return self
+
+    def search_for(self, rule: str) -> str:
+        """The search of a rule's units (``reference``: the authors' PGD)."""
+        if rule == TIGHT_RULE:
+            return self.tightness.search
+        return self.search if rule == "l2" else "pgd"
+
+    def steps_for(self, rule: str) -> int:
+        """Steps of a rule's units (the tightness check: ``factor`` x ``steps``)."""
+        return self.steps * self.tightness.factor if rule == TIGHT_RULE else self.steps
 
     def eta_for(self, target: str) -> tuple[float, ...]:
         """Budgets of the ``target`` (``"region"`` or ``"image"``)."""
@@ -784,4 +847,17 @@ def noise_batch_groups(
         )
         for rule in section.rules_for(model_name)
         for target in targets
-    ]
+    ] + _tight_groups(section, model_name, targets, boxes)
+
+
+def _tight_groups(section: NoiseAttackConfig, model_name: str, targets, boxes) -> list[BatchGroup]:
+    """The tightness check's batch (region target, its budgets) on the checked models."""
+    tight = section.tightness
+    if tight is None or "region" not in targets or (tight.on and model_name not in tight.on):
+        return []
+    units = tuple(
+        UnitSpec(TIGHT_RULE, "region", float(eta), bi, box)
+        for bi, box in boxes["region"]
+        for eta in tight.eta
+    )
+    return [BatchGroup(f"noise-{TIGHT_RULE}/region", units)]
