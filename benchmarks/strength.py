@@ -232,12 +232,16 @@ def main() -> None:
     p.add_argument("--out", default="strength.csv", help="CSV of every (item, search, passes)")
     p.add_argument("--default", default="apgd@10", help="the default attack (tightness)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--models", nargs="+", default=None, metavar="ARCH@ACC",
+                   help="subset of unet@4 unet@8 varnet@4 varnet@8 (default: all)")  # fmt: skip
+    p.add_argument("--no-loop-cost", action="store_true", help="skip the loop-cost timing")
     p.add_argument("--quick", action="store_true", help="smoke run: U-Net 4x, 1 eta, 2/4 passes")
     p.add_argument("--gpu", action="store_true", help="run on CUDA (same as --device cuda)")
     p.add_argument("--device", default="cpu")
     args = p.parse_args()
     device = torch.device("cuda" if args.gpu else args.device)
-    args.models = {("unet", 4)} if args.quick else set(MODELS)
+    chosen = {(a, int(c)) for a, c in (m.split("@") for m in args.models)} if args.models else None
+    args.models = {("unet", 4)} if args.quick else (chosen or set(MODELS))
     args.etas = (2.5,) if args.quick else ETAS
     args.budgets = (2, 4) if args.quick else BUDGETS
     if args.quick:

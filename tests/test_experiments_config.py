@@ -61,6 +61,30 @@ def test_minimal_config_defaults():
             {"attacks": {"noise": {"eta": [0, 1], "image_eta": [2, -1]}}},
             "attacks.noise.image_eta[1]: must be >= 0",
         ),
+        (
+            {"attacks": {"noise": {"eta": [0, 1], "search": "adam"}}},
+            "attacks.noise.search: must be one of pgd, apgd, got 'adam'",
+        ),
+        (
+            {"attacks": {"noise": {"eta": [0, 1], "restarts": -1}}},
+            "attacks.noise.restarts: must be >= 1",
+        ),
+        (
+            {"attacks": {"noise": {"eta": [0, 1], "restarts": 0}}},
+            "attacks.noise.restarts: must be >= 1",
+        ),
+        (
+            {"attacks": {"noise": {"eta": [0, 1], "tightness": {"eta": [2]}}}},
+            "attacks.noise.tightness.eta[0]: 2 is not one of eta",
+        ),
+        (
+            {"attacks": {"noise": {"eta": [1], "tightness": {"eta": [1], "factor": 1}}}},
+            "attacks.noise.tightness.factor: must be >= 2",
+        ),
+        (
+            {"attacks": {"noise": {"eta": [1], "tightness": {"eta": [1], "on": ["nope"]}}}},
+            "attacks.noise.tightness.on[0]: no model named 'nope'",
+        ),
     ],
 )
 def test_bad_values_name_the_key(change, message):

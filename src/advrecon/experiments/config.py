@@ -531,6 +531,10 @@ class ExperimentConfig(_Section):
         for i, r in enumerate((self.noise and self.noise.rules_on) or ()):
             if r not in names:
                 raise _fail(f"no model named '{r}'", f"attacks.noise.rules_on[{i}]")
+        tight = self.noise.tightness if self.noise else None
+        for i, r in enumerate((tight and tight.on) or ()):
+            if r not in names:
+                raise _fail(f"no model named '{r}'", f"attacks.noise.tightness.on[{i}]")
         return self
 
     @property
