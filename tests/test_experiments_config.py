@@ -82,8 +82,8 @@ def test_minimal_config_defaults():
             "attacks.noise.tightness.factor: must be >= 2",
         ),
         (
-            {"attacks": {"noise": {"eta": [1], "tightness": {"eta": [1], "on": ["nope"]}}}},
-            "attacks.noise.tightness.on[0]: no model named 'nope'",
+            {"attacks": {"noise": {"eta": [1], "tightness": {"eta": [1], "models": ["nope"]}}}},
+            "attacks.noise.tightness.models[0]: no model named 'nope'",
         ),
     ],
 )

@@ -730,13 +730,13 @@ class TightnessConfig(Section):
 
     Attributes:
         eta: Budgets in percent (each must be one of the noise attack's ``eta``).
-        on: Model names checked (``None``: all models).
+        models: Model names checked (``None``: all models).
         factor: Cost multiple (>= 2; 10 in the README's figures).
         search: Search of the check (``apgd``: the strongest at 100 passes in the benchmark).
     """
 
     eta: Budgets
-    on: list_of(Text) | None = None
+    models: list_of(Text) | None = None
     factor: Annotated[StrictInt, Field(ge=2)] = 10
     search: choice(SEARCHES) = "apgd"
 
@@ -853,7 +853,9 @@ def noise_batch_groups(
 def _tight_groups(section: NoiseAttackConfig, model_name: str, targets, boxes) -> list[BatchGroup]:
     """The tightness check's batch (region target, its budgets) on the checked models."""
     tight = section.tightness
-    if tight is None or "region" not in targets or (tight.on and model_name not in tight.on):
+    if tight is None or "region" not in targets:
+        return []
+    if tight.models is not None and model_name not in tight.models:
         return []
     units = tuple(
         UnitSpec(TIGHT_RULE, "region", float(eta), bi, box)

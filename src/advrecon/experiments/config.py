@@ -532,9 +532,9 @@ class ExperimentConfig(_Section):
             if r not in names:
                 raise _fail(f"no model named '{r}'", f"attacks.noise.rules_on[{i}]")
         tight = self.noise.tightness if self.noise else None
-        for i, r in enumerate((tight and tight.on) or ()):
+        for i, r in enumerate((tight and tight.models) or ()):
             if r not in names:
-                raise _fail(f"no model named '{r}'", f"attacks.noise.tightness.on[{i}]")
+                raise _fail(f"no model named '{r}'", f"attacks.noise.tightness.models[{i}]")
         return self
 
     @property
