@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -9,7 +12,7 @@ import yaml
 
 from advrecon.cli import main
 from advrecon.errors import ConfigError, InputFileError
-from advrecon.experiments.config import load_config, parse_config
+from advrecon.experiments.config import RESULT_NEUTRAL_KEYS, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -275,3 +278,22 @@ def test_eta_above_100_percent_warns_with_key_path_and_file(tmp_path, caplog):
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warned == [f"{p}: attacks.noise.eta[1]: 250 % is above 100 % of each coil's k-space "
                       "norm (eta is in percent: 2.5 means 2.5 %)"]  # fmt: skip
+
+
+def test_search_default_is_apgd_and_the_old_behaviour_keeps_its_hash():
+    base = _cfg(attacks={"noise": {"eta": [0, 1]}})
+    default = parse_config(base)
+    assert default.noise.search == "apgd" and default.noise.restarts == 1
+    old = copy.deepcopy(base)
+    old["attacks"]["noise"].update(search="pgd", restarts=1, tightness=None)
+    more = copy.deepcopy(base)
+    more["attacks"]["noise"].update(search="pgd", restarts=2)
+    assert len({parse_config(c).hash() for c in (base, old, more)}) == 3
+    # PGD, one run, no check (the code before these keys) hashes as a dump without the keys
+    d = parse_config(old).to_dict()
+    for key in RESULT_NEUTRAL_KEYS:
+        d.pop(key, None)
+    for key in ("search", "restarts", "tightness"):
+        del d["attacks"]["noise"][key]
+    blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
+    assert parse_config(old).hash() == hashlib.sha256(blob.encode()).hexdigest()
