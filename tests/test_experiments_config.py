@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from advrecon.attacks.noise import DEFAULT_SEARCH
 from advrecon.cli import main
 from advrecon.errors import ConfigError, InputFileError
 from advrecon.experiments.config import RESULT_NEUTRAL_KEYS, load_config, parse_config
@@ -280,15 +281,20 @@ def test_eta_above_100_percent_warns_with_key_path_and_file(tmp_path, caplog):
                       "norm (eta is in percent: 2.5 means 2.5 %)"]  # fmt: skip
 
 
-def test_search_default_is_apgd_and_the_old_behaviour_keeps_its_hash():
+def test_search_default_and_the_old_behaviour_keeps_its_hash():
     base = _cfg(attacks={"noise": {"eta": [0, 1]}})
     default = parse_config(base)
-    assert default.noise.search == "apgd" and default.noise.restarts == 1
+    assert default.noise.search == DEFAULT_SEARCH and default.noise.restarts == 1
     old = copy.deepcopy(base)
     old["attacks"]["noise"].update(search="pgd", restarts=1, tightness=None)
+    other = copy.deepcopy(base)
+    other["attacks"]["noise"].update(search="apgd")
     more = copy.deepcopy(base)
     more["attacks"]["noise"].update(search="pgd", restarts=2)
-    assert len({parse_config(c).hash() for c in (base, old, more)}) == 3
+    assert len({parse_config(c).hash() for c in (old, other, more)}) == 3
+    assert (
+        parse_config(base).hash() == parse_config(old if DEFAULT_SEARCH == "pgd" else other).hash()
+    )
     # PGD, one run, no check (the code before these keys) hashes as a dump without the keys
     d = parse_config(old).to_dict()
     for key in RESULT_NEUTRAL_KEYS:

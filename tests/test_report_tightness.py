@@ -11,6 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import test_experiments_fakes as fakes  # noqa: E402
 
+from advrecon.attacks.noise import DEFAULT_SEARCH  # noqa: E402
 from advrecon.experiments.config import parse_config  # noqa: E402
 from advrecon.experiments.runner import run_experiment  # noqa: E402
 from advrecon.report.html import make_report  # noqa: E402
@@ -52,7 +53,7 @@ def test_a_run_with_the_check_shows_it_in_table_summary_findings_and_html(tmp_pa
     tight = df[df["rule"] == "tight"]
     assert len(tight) == len(df[(df["rule"] == "l2") & (df["budget"] == 2)]) > 0
     assert set(tight["steps"]) == {6} and set(tight["search"]) == {"apgd"}
-    assert set(df.loc[df["rule"] == "l2", "search"]) == {"apgd"}  # the default search
+    assert set(df.loc[df["rule"] == "l2", "search"]) == {DEFAULT_SEARCH}
     line = tightness_line(df)
     assert line is not None and line in summary.summary
     html_path = make_report(summary.run_dir)
