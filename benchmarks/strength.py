@@ -10,8 +10,8 @@ eta in {0.5, 1, 2.5} %, MSE objective (the demo's), one item per (model, slice, 
   best-objective iterate among the first ``s + 1``);
 * APGD at 10, 20, 50, 100 passes: one run per budget (its checkpoints depend on the total);
 * restarts at 100 passes: APGD and ``l2`` PGD, 10 steps x 10 restarts;
-* the *tightness* of the default attack (``--default``, 10 passes): its region SSIM minus the
-  lowest region SSIM any search found with at most 10x its cost (>= 0).
+* the *tightness* of the default attack (``--default``: ``l2`` PGD, 10 passes) and of APGD@10:
+  region SSIM minus the lowest region SSIM any search found with at most 10x the cost (>= 0).
 
 Printed targets: fraction of items where APGD@10 < ``l2`` PGD@10 (>= 80 %), mean tightness
 (<= 0.02 SSIM), and the loop cost of APGD and PGD: time of a 10-step search / 10 x (forward +
@@ -229,7 +229,7 @@ def main() -> None:
     p.add_argument("--slices", type=int, default=1, help="demo slices per model (default 1)")
     p.add_argument("--data", default=None, help="synthetic data folder (default: demo config's)")
     p.add_argument("--out", default="strength.csv", help="CSV of every (item, search, passes)")
-    p.add_argument("--default", default="apgd@10", help="the default attack (tightness)")
+    p.add_argument("--default", default="l2@10", help="the default attack (tightness)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--models", nargs="+", default=None, metavar="ARCH@ACC",
                    help="subset of unet@4 unet@8 varnet@4 varnet@8 (default: all)")  # fmt: skip
@@ -248,7 +248,7 @@ def main() -> None:
     args.etas = (2.5,) if args.quick else tuple(args.etas)
     args.budgets = (2, 4) if args.quick else tuple(sorted(args.budgets))
     if args.quick:
-        args.default = "apgd@2"
+        args.default = "l2@2"
     if args.from_csv:
         rows = [r for f in args.from_csv for r in csv.DictReader(open(f))]  # noqa: SIM115
         for r in rows:
@@ -286,8 +286,8 @@ def summarize(rows: list[dict], args) -> None:
 
     df = pd.DataFrame(rows)
     df["item"] = df["model"] + "/" + df["file"] + "/" + df["eta"].astype(str)
-    df["key"] = df["search"] + "@" + (df["passes"] // df["search"].str.split("x").str[1].fillna(
-        "1").astype(int)).astype(str)  # fmt: skip
+    restarts = df["search"].str.extract(r"x(\d+)$")[0].astype(float).fillna(1).astype(int)
+    df["key"] = df["search"] + "@" + (df["passes"] // restarts).astype(str)
     table = df.pivot_table(index=["model", "eta"], columns=["search", "passes"],
                            values="region_ssim", aggfunc="mean")  # fmt: skip
     with pd.option_context("display.width", 200, "display.max_columns", 30):
