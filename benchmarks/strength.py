@@ -153,13 +153,14 @@ def ssim_of(case: Case, res, img: torch.Tensor) -> torch.Tensor:
 def run_case(case: Case, args) -> dict[str, torch.Tensor]:
     """Region SSIM per (search, passes) for the case's items."""
     got: dict[str, torch.Tensor] = {}
-    for rule in ("reference", "l2"):
+    for rule in () if args.apgd_only else ("reference", "l2"):
         for s, v in fixed_step_curve(case, args, rule).items():
             got[f"{rule}@{s}"] = v
     for s in args.budgets:
         got[f"apgd@{s}"] = attack(case, args, steps=s, search="apgd").metrics["adv_ssim"].cpu()
     r = max(args.budgets) // min(args.budgets)
-    for search in () if args.no_restarts or r < 2 else ("apgd", "pgd"):
+    restarted = ("apgd",) if args.apgd_only else ("apgd", "pgd")
+    for search in () if args.no_restarts or r < 2 else restarted:
         res = attack(case, args, steps=min(args.budgets), search=search, restarts=r)
         got[f"{'l2' if search == 'pgd' else search}x{r}@{min(args.budgets)}"] = res.metrics[
             "adv_ssim"
@@ -237,6 +238,7 @@ def main() -> None:
     p.add_argument("--budgets", type=int, nargs="+", default=BUDGETS, help="passes per run")
     p.add_argument("--no-restarts", action="store_true", help="skip the restart variants")
     p.add_argument("--no-loop-cost", action="store_true", help="skip the loop-cost timing")
+    p.add_argument("--apgd-only", action="store_true", help="only the APGD runs (to merge)")
     p.add_argument("--from-csv", nargs="+", default=None, help="only summarise these CSVs")
     p.add_argument("--quick", action="store_true", help="smoke run: U-Net 4x, 1 eta, 2/4 passes")
     p.add_argument("--gpu", action="store_true", help="run on CUDA (same as --device cuda)")

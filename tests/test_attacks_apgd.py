@@ -102,6 +102,15 @@ def test_step_is_halved_at_checkpoints_when_progress_stalls():
     assert [s for _, s in rising.steps] == [2.0] * 10
 
 
+def test_condition_two_halves_only_when_the_step_was_not_just_halved():
+    # w = 3: no success -> halve (1). w = 5: 2/2 successes, best unchanged, but halved at 3 ->
+    # keep. w = 6: 1/1 success, best unchanged, not halved at 5 -> halve (0.5). w = 7: keep;
+    # w = 8: halve (0.25); w = 9: keep.
+    s = Scripted([10.0, 1.0, 0.5, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
+    APGD(10, "mse").run(s, torch.zeros(1, 1, 1))
+    assert [st for _, st in s.steps] == [2, 2, 2, 1, 1, 1, 0.5, 0.5, 0.25, 0.25]
+
+
 def test_halving_restarts_from_the_best_point():
     # best value at iterate 1; iterates 2, 3 fall: 1 of 3 steps successful < 0.75 at w_1 = 3
     vals = [0.0, 5.0, 4.0, 3.0] + [float(v) for v in range(6, 13)]

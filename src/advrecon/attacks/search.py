@@ -118,8 +118,8 @@ class APGD:
 
     At every checkpoint ``w_j`` (:func:`apgd_checkpoints`) ``eta`` is halved when (1) fewer
     than ``rho = 0.75`` of the steps since ``w_{j-1}`` increased the objective, or (2) neither
-    ``eta`` nor the best value changed since ``w_{j-1}``; the next step then restarts from the
-    best point (its stored gradient, no momentum), so no evaluation is spent on it. The best
+    ``eta`` (not halved at ``w_{j-1}``) nor the best value changed since ``w_{j-1}``; the next
+    step then restarts from the best point (its stored gradient, no momentum), so no evaluation is spent on it. The best
     iterate is returned. Cost: exactly ``steps`` forward+backward passes and one forward, as
     :class:`ProjectedGradient`.
 
@@ -148,7 +148,7 @@ class APGD:
         trace = torch.zeros((n, self.steps + 1), **f64)
         checks = set(apgd_checkpoints(self.steps)) - {0}
         last_check, n_up = 0, torch.zeros(n, **f64)
-        eta_then, best_then = eta.clone(), best_val
+        halved, best_then = torch.zeros(n, dtype=torch.bool, device=dev), best_val
         x, x_prev, mse0 = delta, delta, None
         best_z, best_img, best_grad = delta.clone(), None, torch.zeros_like(delta)
         for t in range(self.steps + 1):
@@ -176,7 +176,7 @@ class APGD:
             x, g, back = xt.detach(), grad, torch.zeros_like(take)
             if t in checks:
                 few = n_up < self.rho * (t - last_check)
-                stalled = (eta == eta_then) & (best_val == best_then)
+                stalled = ~halved & (best_val == best_then)  # eta and f_max both unchanged
                 back = few | stalled
                 eta = torch.where(back, eta / 2, eta)
                 x, g = (
@@ -185,7 +185,7 @@ class APGD:
                 )
                 x_prev = torch.where(back.view(shape), best_z, x_prev)
                 last_check, n_up = t, torch.zeros_like(n_up)
-                eta_then, best_then = eta.clone(), best_val.clone()
+                halved, best_then = back, best_val.clone()
             z = threat.ascent_step(x, g, eta.view(shape), "l2")
             a = 1.0 if t == 0 else self.alpha
             x, x_prev = threat.project(x + a * (z - x) + (1 - a) * (x - x_prev)), x
