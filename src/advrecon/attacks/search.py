@@ -119,9 +119,9 @@ class APGD:
     At every checkpoint ``w_j`` (:func:`apgd_checkpoints`) ``eta`` is halved when (1) fewer
     than ``rho = 0.75`` of the steps since ``w_{j-1}`` increased the objective, or (2) neither
     ``eta`` (not halved at ``w_{j-1}``) nor the best value changed since ``w_{j-1}``; the next
-    step then restarts from the best point (its stored gradient, no momentum), so no evaluation is spent on it. The best
-    iterate is returned. Cost: exactly ``steps`` forward+backward passes and one forward, as
-    :class:`ProjectedGradient`.
+    step then restarts from the best point (its stored gradient, no momentum), so no evaluation
+    is spent on it. The best iterate is returned. Cost: exactly ``steps`` forward+backward
+    passes and one forward, as :class:`ProjectedGradient`.
 
     Attributes:
         steps: Gradient steps (the objective is evaluated ``steps + 1`` times).
