@@ -297,6 +297,8 @@ def summarize(rows: list[dict], args) -> None:
         print(table.round(4).to_string())
     wide = df.pivot_table(index="item", columns="key", values="region_ssim")
     lo, hi = min(args.budgets), max(args.budgets)
+    if not {f"apgd@{lo}", f"l2@{lo}"} <= set(wide.columns):
+        return  # a partial grid (--apgd-only): merge with --from-csv for the targets
     a, b = wide[f"apgd@{lo}"], wide[f"l2@{lo}"]
     print(f"APGD@{lo} < l2 PGD@{lo} on {(a < b).mean() * 100:.0f} % of {len(wide)} items "
           f"(ties {(a == b).mean() * 100:.0f} %; target >= 80 %)")  # fmt: skip
