@@ -715,8 +715,8 @@ ETA_WARN_PERCENT = 100.0
 
 #: The config's default gradient search (``attacks.noise.search``). At the default cost of 10
 #: forward+backward passes APGD and ``l2`` PGD tie on average on the demo models (APGD lower on
-#: the U-Nets, PGD on the VarNets: ``benchmarks/strength.py``, README), so PGD stays the
-#: default: the numbers of earlier runs stay valid.
+#: 4 of 6 U-Net items, PGD on 5 of 6 VarNet items: ``benchmarks/strength.py``, README), so PGD
+#: stays the default: the numbers of earlier runs stay valid.
 DEFAULT_SEARCH = "pgd"
 #: The rule name of the tightness check's units (``attacks.noise.tightness``).
 TIGHT_RULE = "tight"
