@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
+from advrecon.attacks.noise import DEFAULT_SEARCH
 from advrecon.cli import main
 from advrecon.errors import ConfigError, InputFileError
-from advrecon.experiments.config import load_config, parse_config
+from advrecon.experiments.config import RESULT_NEUTRAL_KEYS, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,6 +64,30 @@ def test_minimal_config_defaults():
         (
             {"attacks": {"noise": {"eta": [0, 1], "image_eta": [2, -1]}}},
             "attacks.noise.image_eta[1]: must be >= 0",
+        ),
+        (
+            {"attacks": {"noise": {"eta": [0, 1], "search": "adam"}}},
+            "attacks.noise.search: must be one of pgd, apgd, got 'adam'",
+        ),
+        (
+            {"attacks": {"noise": {"eta": [0, 1], "restarts": -1}}},
+            "attacks.noise.restarts: must be >= 1",
+        ),
+        (
+            {"attacks": {"noise": {"eta": [0, 1], "restarts": 0}}},
+            "attacks.noise.restarts: must be >= 1",
+        ),
+        (
+            {"attacks": {"noise": {"eta": [0, 1], "tightness": {"eta": [2]}}}},
+            "attacks.noise.tightness.eta[0]: 2 is not one of eta",
+        ),
+        (
+            {"attacks": {"noise": {"eta": [1], "tightness": {"eta": [1], "factor": 1}}}},
+            "attacks.noise.tightness.factor: must be >= 2",
+        ),
+        (
+            {"attacks": {"noise": {"eta": [1], "tightness": {"eta": [1], "models": ["nope"]}}}},
+            "attacks.noise.tightness.models[0]: no model named 'nope'",
         ),
     ],
 )
@@ -251,3 +279,27 @@ def test_eta_above_100_percent_warns_with_key_path_and_file(tmp_path, caplog):
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warned == [f"{p}: attacks.noise.eta[1]: 250 % is above 100 % of each coil's k-space "
                       "norm (eta is in percent: 2.5 means 2.5 %)"]  # fmt: skip
+
+
+def test_search_default_and_the_old_behaviour_keeps_its_hash():
+    base = _cfg(attacks={"noise": {"eta": [0, 1]}})
+    default = parse_config(base)
+    assert default.noise.search == DEFAULT_SEARCH and default.noise.restarts == 1
+    old = copy.deepcopy(base)
+    old["attacks"]["noise"].update(search="pgd", restarts=1, tightness=None)
+    other = copy.deepcopy(base)
+    other["attacks"]["noise"].update(search="apgd")
+    more = copy.deepcopy(base)
+    more["attacks"]["noise"].update(search="pgd", restarts=2)
+    assert len({parse_config(c).hash() for c in (old, other, more)}) == 3
+    assert (
+        parse_config(base).hash() == parse_config(old if DEFAULT_SEARCH == "pgd" else other).hash()
+    )
+    # PGD, one run, no check (the code before these keys) hashes as a dump without the keys
+    d = parse_config(old).to_dict()
+    for key in RESULT_NEUTRAL_KEYS:
+        d.pop(key, None)
+    for key in ("search", "restarts", "tightness"):
+        del d["attacks"]["noise"][key]
+    blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
+    assert parse_config(old).hash() == hashlib.sha256(blob.encode()).hexdigest()

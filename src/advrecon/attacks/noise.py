@@ -42,10 +42,10 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 import torch
-from pydantic import AliasChoices, Field, StrictBool, model_validator
+from pydantic import AliasChoices, Field, StrictBool, StrictInt, model_validator
 
 from advrecon.attacks._common import (
     check_count,
@@ -70,13 +70,20 @@ from advrecon.attacks.objectives import (
 from advrecon.attacks.objectives import data_range as data_range_of
 from advrecon.attacks.registry import BatchGroup, SliceAttack, UnitSpec, unit_images
 from advrecon.attacks.results import METRICS, NoiseAttackResult
-from advrecon.attacks.search import ProjectedGradient, random_draws
+from advrecon.attacks.search import (
+    APGD,
+    SEARCHES,
+    ProjectedGradient,
+    best_of_restarts,
+    random_draws,
+)
 from advrecon.boxes import Box
 from advrecon.config_types import (
     Budgets,
     ConfigWarning,
     Count,
     Positive,
+    PositiveInt,
     Section,
     Text,
     choice,
@@ -93,9 +100,13 @@ __all__ = [
     "noise_attack",
     "perturbed_objective",
     "project_per_coil",
+    "make_search",
     "reference_step",
     "run_noise_units",
     "NoiseAttackConfig",
+    "TightnessConfig",
+    "DEFAULT_SEARCH",
+    "TIGHT_RULE",
     "noise_batch_groups",
     "ETA_WARN_PERCENT",
 ]
@@ -311,14 +322,21 @@ class KspaceNoise:
             mse0 = _first_mse(met, self.data_range)
         return objective_value(objective, met, mse0), mse0
 
-    def ascent_step(self, z: torch.Tensor, grad: torch.Tensor, step_size: float, rule: str):
-        """One step of ``rule`` (module docstring) from ``z``, back in the feasible set."""
+    def ascent_step(self, z: torch.Tensor, grad: torch.Tensor, step_size, rule: str):
+        """One step of ``rule`` (module docstring) from ``z``, back in the feasible set.
+
+        ``step_size``: a float, or for ``"l2"`` a float64 ``(n, 1, 1, 1)`` tensor (one per item).
+        """
         g = torch.nan_to_num(grad) * self.support
         if rule == "reference":
             return reference_step(z, g, self.budget, step_size)
         tiny = torch.finfo(torch.float64).tiny
         step = _scale_per_coil(g, step_size * self.budget / _coil_norm(g).clamp_min(tiny))
         return project_per_coil(z + step, self.budget)
+
+    def project(self, z: torch.Tensor) -> torch.Tensor:
+        """The nearest feasible point: ``z`` on the support, each coil in its ball."""
+        return project_per_coil(z * self.support, self.budget)
 
     def draw(self, generators: list[torch.Generator]) -> torch.Tensor:
         """One random point per item on its coils' spheres (a Gaussian draw, rescaled)."""
@@ -369,6 +387,24 @@ def _check_options(objective, rule, steps, step_size, n_random) -> tuple[int, in
     if not step_size > 0:
         raise AdvreconError(f"step_size must be > 0, got {step_size}")
     return steps, check_count("n_random", n_random)
+
+
+def make_search(search: str, rule: str, steps: int, step_size: float, objective: str):
+    """The gradient search of ``noise_attack``: PGD with ``rule``, or APGD (its own steps).
+
+    Raises:
+        AdvreconError: unknown search, or APGD with the ``reference`` rule.
+    """
+    if search not in SEARCHES:
+        raise AdvreconError(f"search must be one of {SEARCHES}, got {search!r}")
+    if search == "pgd":
+        return ProjectedGradient(steps, float(step_size), rule, objective)
+    if rule != "l2":
+        raise AdvreconError(
+            "search 'apgd' adapts its own step and returns the best iterate: use rule 'l2' "
+            f"with it (got rule {rule!r}; the reference rule is the authors' PGD)"
+        )
+    return APGD(steps, objective)
 
 
 def _prepare(recon, kspace, mask, nlf, boxes, eta, opts: dict) -> _Batch:
@@ -426,18 +462,28 @@ def _chunk(b: _Batch, r: range) -> tuple[KspaceNoise, list]:
     return threat, gens
 
 
-def _attack_chunk(threat: KspaceNoise, gens, sigma, search: ProjectedGradient, opts: dict) -> dict:
-    """Search, then evaluate clean / adversarial / random / control on one chunk of items.
+def _starts(threat: KspaceNoise, gens, opts: dict):
+    """Start points of the restarts: the first as ``random_start`` says, then random draws.
+
+    Every draw continues each item's start stream (``gens[j][0]``), so one restart is the
+    single run and the random baseline's stream (``gens[j][1]``) is untouched.
+    """
+    first = [g[0] for g in gens]
+    for r in range(opts["restarts"]):
+        if r == 0 and not opts["random_start"]:
+            yield torch.zeros_like(threat.kspace)
+        else:
+            yield threat.draw(first)
+
+
+def _attack_chunk(threat: KspaceNoise, gens, sigma, search, opts: dict) -> dict:
+    """Search (best of the restarts), then evaluate clean / adversarial / random / control.
 
     ``sigma``: ``(n, C)`` thermal noise per coil (for the noise-to-thermal ratio).
     """
-    if opts["random_start"]:
-        z0 = threat.draw([g[0] for g in gens])
-    else:
-        z0 = torch.zeros_like(threat.kspace)
     with torch.no_grad():
         clean = threat.recon(threat.kspace * threat.mask, threat.mask, threat.nlf)
-    z, adv, trace, best_step = search.run_active(threat, z0, clean)
+    z, adv, trace, best_step = best_of_restarts(search, threat, _starts(threat, gens, opts), clean)
     with torch.no_grad():
         t, reg, full, dr = threat.target, threat.regions, threat.full, threat.data_range
         metrics = evaluate({"clean": clean, "adv": adv}, t, reg, full, dr)
@@ -501,6 +547,8 @@ def noise_attack(
     generator: torch.Generator | int | None = None,
     chunk_size: int | None = None,
     recon_size: Sequence[int] | None = None,
+    search: str = "pgd",
+    restarts: int = 1,
 ) -> NoiseAttackResult:
     """Per-coil L2-bounded adversarial k-space noise (PGD), batched over items.
 
@@ -527,6 +575,12 @@ def noise_attack(
             each item gets its own derived seed, so results do not depend on ``chunk_size``.
         chunk_size: Maximum number of items per model forward (``None``: all).
         recon_size: ``(h, w)`` if ``recon`` has no ``recon_size`` attribute.
+        search: ``"pgd"`` (projected gradient with ``rule`` and ``step_size``) or ``"apgd"``
+            (:class:`~advrecon.attacks.search.APGD`: momentum, adaptive step, best iterate;
+            ``rule`` must be ``"l2"``, ``step_size`` is not used). Both cost ``steps``
+            forward+backward passes per restart.
+        restarts: Runs per item (>= 1), the best kept; the first starts as ``random_start``
+            says, the others from random feasible points. Cost: ``restarts x steps``.
 
     Returns:
         :class:`~advrecon.attacks.results.NoiseAttackResult` with ``N`` items.
@@ -536,23 +590,25 @@ def noise_attack(
     """
     check_kspace_mask(kspace, mask)
     steps, n_random = _check_options(objective, rule, steps, step_size, n_random)
+    if check_count("restarts", restarts) < 1:
+        raise AdvreconError(f"restarts must be at least 1 (runs per item), got {restarts}")
+    searcher = make_search(search, rule, steps, step_size, objective)
     opts = dict(
         recon_size=recon_size, padding=padding, data_range=data_range, generator=generator,
         measured_only=measured_only, random_start=random_start, n_random=n_random,
-        chunk_size=chunk_size,
+        chunk_size=chunk_size, restarts=int(restarts),
     )  # fmt: skip
     b = _prepare(recon, kspace, mask, num_low_frequencies, boxes, eta, opts)
-    search = ProjectedGradient(steps, float(step_size), rule, objective)
     with frozen(recon):
         parts = []
         for r in chunk_ranges(len(b.index), chunk_size):
             threat, gens = _chunk(b, r)
             sigma = b.sigma[b.index[r.start : r.stop].to(kspace.device)]
-            parts.append(_attack_chunk(threat, gens, sigma, search, opts))
+            parts.append(_attack_chunk(threat, gens, sigma, searcher, opts))
     settings = dict(
         rule=rule, objective=objective, steps=steps, step_size=float(step_size),
         random_start=bool(random_start), measured_only=bool(measured_only), n_random=n_random,
-        data_range_convention=data_range,
+        data_range_convention=data_range, search=search, restarts=int(restarts),
     )  # fmt: skip
     return _assemble(b, parts, settings)
 
@@ -633,11 +689,13 @@ def run_noise_units(inp: SliceAttack, units, options, rule: str) -> NoiseUnitSco
         inp.num_low_frequencies,
         [list(per_slice) for _ in etas],
         torch.tensor([e * ETA_SCALE for e in etas], dtype=torch.float64),
-        steps=options.steps,
+        steps=options.steps_for(rule),
         step_size=options.step_size,
         random_start=options.random_start,
         objective=options.objective,
-        rule=rule,
+        rule="l2" if rule == TIGHT_RULE else rule,
+        search=options.search_for(rule),
+        restarts=options.restarts,
         padding=None if inp.padding is None else tuple(inp.padding),
         measured_only=options.measured_only,
         n_random=options.n_random,
@@ -655,6 +713,36 @@ def run_noise_units(inp: SliceAttack, units, options, rule: str) -> NoiseUnitSco
 ETA_WARN_PERCENT = 100.0
 
 
+#: The config's default gradient search (``attacks.noise.search``). At the default cost of 10
+#: forward+backward passes APGD and ``l2`` PGD tie on average on the demo models (APGD lower on
+#: 4 of 6 U-Net items, PGD on 5 of 6 VarNet items: ``benchmarks/strength.py``, README), so PGD
+#: stays the default: the numbers of earlier runs stay valid.
+DEFAULT_SEARCH = "pgd"
+#: The rule name of the tightness check's units (``attacks.noise.tightness``).
+TIGHT_RULE = "tight"
+
+
+class TightnessConfig(Section):
+    """A tightness check: the region units at ``eta`` re-attacked with ``factor`` x the cost.
+
+    The check's units are extra rows of the results table with rule ``tight``: the same
+    (model, slice, box, eta) attacked with ``search`` at ``factor x steps`` steps (same
+    restarts), so that the report can show how far the configured attack is from the lowest
+    region SSIM found at ``factor`` x its cost (``advrecon.report.tightness``).
+
+    Attributes:
+        eta: Budgets in percent (each must be one of the noise attack's ``eta``).
+        models: Model names checked (``None``: all models).
+        factor: Cost multiple (>= 2; 10 in the README's figures).
+        search: Search of the check (``apgd``: the strongest at 100 passes in the benchmark).
+    """
+
+    eta: Budgets
+    models: list_of(Text) | None = None
+    factor: Annotated[StrictInt, Field(ge=2)] = 10
+    search: choice(SEARCHES) = "apgd"
+
+
 class NoiseAttackConfig(Section):
     """Adversarial k-space noise (per-coil L2 ball of radius ``eta`` % of the coil's norm).
 
@@ -670,7 +758,15 @@ class NoiseAttackConfig(Section):
         image_eta: Budgets for the complete-image target (``None``: ``eta``). The
             complete-image attack is a comparison with the targeted one; a study that only
             needs it at the largest budget saves a third of the noise attacks' cost.
+        search: Gradient search of the ``l2`` rule: ``pgd`` or ``apgd`` (default
+            :data:`DEFAULT_SEARCH`); the ``reference`` rule is always the authors' PGD.
+        restarts: Runs per item, best kept (cost ``restarts x steps`` passes).
+        tightness: Optional :class:`TightnessConfig` (``None``: no check).
     """
+
+    #: Values under which a key does not enter the config hash: the results of the code before
+    #: the key existed (PGD, one run, no check), so older run folders keep their hash.
+    HASH_NEUTRAL: ClassVar[dict[str, Any]] = {"search": "pgd", "restarts": 1, "tightness": None}
 
     eta: Budgets
     steps: Count = 10
@@ -682,6 +778,9 @@ class NoiseAttackConfig(Section):
     measured_only: StrictBool = False
     n_random: Count = 1
     image_eta: Budgets | None = None
+    search: choice(SEARCHES) = DEFAULT_SEARCH
+    restarts: PositiveInt = 1
+    tightness: TightnessConfig | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -703,6 +802,24 @@ class NoiseAttackConfig(Section):
                         stacklevel=2,
                     )
         return self
+
+    @model_validator(mode="after")
+    def _tight_eta_is_run(self) -> NoiseAttackConfig:
+        """The check compares with the configured attack, so its budgets must be run too."""
+        for i, e in enumerate(self.tightness.eta if self.tightness else ()):
+            if e not in self.eta:
+                raise fail(f"{e:g} is not one of eta {list(self.eta)}", f"tightness.eta[{i}]")
+        return self
+
+    def search_for(self, rule: str) -> str:
+        """The search of a rule's units (``reference``: the authors' PGD)."""
+        if rule == TIGHT_RULE:
+            return self.tightness.search
+        return self.search if rule == "l2" else "pgd"
+
+    def steps_for(self, rule: str) -> int:
+        """Steps of a rule's units (the tightness check: ``factor`` x ``steps``)."""
+        return self.steps * self.tightness.factor if rule == TIGHT_RULE else self.steps
 
     def eta_for(self, target: str) -> tuple[float, ...]:
         """Budgets of the ``target`` (``"region"`` or ``"image"``)."""
@@ -732,4 +849,19 @@ def noise_batch_groups(
         )
         for rule in section.rules_for(model_name)
         for target in targets
-    ]
+    ] + _tight_groups(section, model_name, targets, boxes)
+
+
+def _tight_groups(section: NoiseAttackConfig, model_name: str, targets, boxes) -> list[BatchGroup]:
+    """The tightness check's batch (region target, its budgets) on the checked models."""
+    tight = section.tightness
+    if tight is None or "region" not in targets:
+        return []
+    if tight.models is not None and model_name not in tight.models:
+        return []
+    units = tuple(
+        UnitSpec(TIGHT_RULE, "region", float(eta), bi, box)
+        for bi, box in boxes["region"]
+        for eta in tight.eta
+    )
+    return [BatchGroup(f"noise-{TIGHT_RULE}/region", units)]

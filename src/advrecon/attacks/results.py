@@ -18,8 +18,9 @@ reconstruction (for rotations: the whole image minus pixels that left the field 
     draws, worst = lowest SSIM and PSNR, highest NMSE and MSE; NaN when ``n_random=0``),
     ``control`` (the same ``z`` added to the *fully-sampled* k-space, no model: how visible the
     perturbation itself is); plus ``eta``, ``noise_to_thermal`` (``||z_i|| / (sigma_i
-    sqrt(n_i))`` averaged over coils, see :mod:`advrecon.noise_level`), ``rule``, ``objective``,
-    ``steps``, ``step_size``, ``random_start``, ``measured_only``, ``n_random``,
+    sqrt(n_i))`` averaged over coils, see :mod:`advrecon.noise_level`), ``rule``, ``search``,
+    ``restarts``, ``objective``, ``steps``, ``step_size``, ``random_start``, ``measured_only``,
+    ``n_random``,
     ``objective_clean`` (objective at the first iterate), ``objective_adv`` (at the returned
     iterate), ``best_step`` (index of the returned iterate, 0 = start).
 
@@ -116,6 +117,8 @@ class NoiseAttackResult:
     measured_only: bool
     n_random: int
     data_range_convention: str = "maxmin"
+    search: str = "pgd"
+    restarts: int = 1
 
     @property
     def reference(self) -> torch.Tensor:
@@ -132,6 +135,8 @@ class NoiseAttackResult:
                 eta=float(self.eta[i]),
                 noise_to_thermal=float(self.noise_to_thermal[i]),
                 rule=self.rule,
+                search=self.search,
+                restarts=int(self.restarts),
                 objective=self.objective,
                 steps=int(self.steps),
                 step_size=float(self.step_size),

@@ -1,11 +1,13 @@
-"""Searches over a threat model's feasible set: projected gradient ascent and random draws.
+"""Searches over a threat model's feasible set: projected gradient ascent, APGD, random draws.
 
 A search knows nothing of k-space or angles: it asks the threat model (e.g.
 :class:`advrecon.attacks.noise.KspaceNoise`) for
 
 * ``reconstruct(delta)`` -- the model's output for the perturbed acquisition, in the target frame;
 * ``objective_of(image, objective, mse0)`` -- the objective ``(n,)`` and the ``mse_ssim`` anchor;
-* ``ascent_step(delta, grad, step_size, rule)`` -- one step, back in the feasible set;
+* ``ascent_step(delta, grad, step_size, rule)`` -- one step, back in the feasible set
+  (``step_size`` a float or an ``(n,)`` tensor, one per item);
+* ``project(delta)`` -- the nearest point of the feasible set (APGD's momentum point);
 * ``draw(generators)`` -- a random point of the feasible set, one per item;
 * ``active`` / ``take(index)`` -- items that can move, and a subset of items.
 
@@ -15,6 +17,7 @@ The exhaustive angle grid is a search too; it lives with its threat model
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +25,18 @@ import torch
 
 from advrecon.attacks._common import chunk_ranges
 
-__all__ = ["ProjectedGradient", "random_draws"]
+__all__ = [
+    "APGD",
+    "SEARCHES",
+    "ProjectedGradient",
+    "apgd_checkpoints",
+    "best_of_restarts",
+    "random_draws",
+    "returned_value",
+]
+
+#: Gradient searches selectable in a config (``attacks.noise.search``).
+SEARCHES = ("pgd", "apgd")
 
 
 @dataclass(frozen=True)
@@ -75,27 +89,165 @@ class ProjectedGradient:
         return best_z, best_img, trace, best_step
 
     def run_active(self, threat: Any, delta: torch.Tensor, clean: torch.Tensor):
-        """:meth:`run` on the items that can move (``threat.active``); the others cost nothing.
+        """:func:`run_active` with this search."""
+        return run_active(self, threat, delta, clean)
 
-        An item with an empty feasible set (e.g. ``eta = 0``) keeps ``delta = 0``, its
-        reconstruction is ``clean`` ``(n, h, w)`` (passed in) and its trace the constant clean
-        objective, so no forward or gradient step is spent on it.
-        """
-        active = threat.active
-        if bool(active.all()):
-            return self.run(threat, delta)
+
+def apgd_checkpoints(steps: int) -> list[int]:
+    """APGD's checkpoints ``w_j = ceil(p_j * steps)`` (Croce & Hein 2020, Sec. 3.2).
+
+    ``p_0 = 0``, ``p_1 = 0.22``, ``p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06)``; the
+    checkpoints are the distinct ``w_j <= steps`` (100 steps: 0, 22, 41, 57, 70, 80, 87, 93, 99).
+    The ``p_j`` are kept in hundredths (integers) so that no float rounding moves a ceiling.
+    """
+    p = [0, 22]  # hundredths
+    while p[-1] + max(p[-1] - p[-2] - 3, 6) <= 100:
+        p.append(p[-1] + max(p[-1] - p[-2] - 3, 6))
+    return sorted({-(-q * steps // 100) for q in p})
+
+
+@dataclass(frozen=True)
+class APGD:
+    """Auto-PGD (Croce & Hein, ICML 2020, Algorithm 1) on the threat model's feasible set.
+
+    Per item: a step size ``eta`` (normalised like PGD's: relative to each coil's budget, so
+    the initial ``2.0`` is APGD-L2's ``2 * eps``), momentum ``alpha = 0.75``::
+
+        z_{k+1} = P(x_k + eta * step(grad f(x_k)))                # threat.ascent_step, l2
+        x_{k+1} = P(x_k + alpha (z_{k+1} - x_k) + (1 - alpha)(x_k - x_{k-1}))   # x_1 = z_1
+
+    At every checkpoint ``w_j`` (:func:`apgd_checkpoints`) ``eta`` is halved when (1) fewer
+    than ``rho = 0.75`` of the steps since ``w_{j-1}`` increased the objective, or (2) neither
+    ``eta`` (not halved at ``w_{j-1}``) nor the best value changed since ``w_{j-1}``; the next
+    step then restarts from the best point (its stored gradient, no momentum), so no evaluation
+    is spent on it. The best iterate is returned. Cost: exactly ``steps`` forward+backward
+    passes and one forward, as :class:`ProjectedGradient`.
+
+    Attributes:
+        steps: Gradient steps (the objective is evaluated ``steps + 1`` times).
+        objective: ``"mse"``, ``"ssim"`` or ``"mse_ssim"``.
+        step_size: Initial normalised step (2.0).
+        alpha: Momentum (0.75).
+        rho: Fraction of successful steps below which the step is halved (0.75).
+    """
+
+    steps: int
+    objective: str
+    step_size: float = 2.0
+    alpha: float = 0.75
+    rho: float = 0.75
+
+    def run(self, threat: Any, delta: torch.Tensor):
+        """Ascend from ``delta`` ``(n, ...)``; same returns as :meth:`ProjectedGradient.run`."""
         n, dev = delta.shape[0], delta.device
-        z_out, img_out = torch.zeros_like(delta), clean.detach().clone()
-        trace = torch.zeros((n, self.steps + 1), dtype=torch.float64, device=dev)
+        f64 = dict(dtype=torch.float64, device=dev)
+        shape = (-1, *[1] * (delta.ndim - 1))
+        eta = torch.full((n,), float(self.step_size), **f64)
+        best_val = torch.full((n,), -torch.inf, **f64)
         best_step = torch.zeros(n, dtype=torch.long, device=dev)
-        idle = torch.nonzero(~active).flatten()
-        obj, _ = threat.take(idle).objective_of(clean[idle], self.objective)
-        trace[idle] = obj.detach()[:, None].to(trace.dtype)
-        idx = torch.nonzero(active).flatten()
-        if idx.numel():
-            zi, img, tr, bs = self.run(threat.take(idx), delta[idx])
-            z_out[idx], img_out[idx], trace[idx], best_step[idx] = zi, img.to(img_out.dtype), tr, bs
-        return z_out, img_out, trace, best_step
+        trace = torch.zeros((n, self.steps + 1), **f64)
+        checks = set(apgd_checkpoints(self.steps)) - {0}
+        last_check, n_up = 0, torch.zeros(n, **f64)
+        halved, best_then = torch.zeros(n, dtype=torch.bool, device=dev), best_val
+        x, x_prev, mse0 = delta, delta, None
+        best_z, best_img, best_grad = delta.clone(), None, torch.zeros_like(delta)
+        for t in range(self.steps + 1):
+            need_grad = t < self.steps
+            with torch.set_grad_enabled(need_grad):
+                xt = x.detach().requires_grad_(need_grad)
+                img = threat.reconstruct(xt)
+                obj, mse0 = threat.objective_of(img, self.objective, mse0)
+                grad = torch.autograd.grad(obj.sum(), xt)[0] if need_grad else None
+            val, img = obj.detach().to(torch.float64), img.detach()
+            trace[:, t] = val
+            if t > 0:
+                n_up += (val > trace[:, t - 1]).to(torch.float64)
+            best_img = img.clone() if best_img is None else best_img
+            take = val > best_val
+            best_val = torch.where(take, val, best_val)
+            best_step = torch.where(take, torch.full_like(best_step, t), best_step)
+            best_z = torch.where(take.view(shape), xt.detach(), best_z)
+            best_img = torch.where(take[:, None, None], img, best_img)
+            if t == 0:
+                best_then = best_val.clone()  # f_max at w_0
+            if not need_grad:
+                break
+            best_grad = torch.where(take.view(shape), grad, best_grad)
+            x, g, back = xt.detach(), grad, torch.zeros_like(take)
+            if t in checks:
+                few = n_up < self.rho * (t - last_check)
+                stalled = ~halved & (best_val == best_then)  # eta and f_max both unchanged
+                back = few | stalled
+                eta = torch.where(back, eta / 2, eta)
+                x, g = (
+                    torch.where(back.view(shape), best_z, x),
+                    torch.where(back.view(shape), best_grad, g),
+                )
+                x_prev = torch.where(back.view(shape), best_z, x_prev)
+                last_check, n_up = t, torch.zeros_like(n_up)
+                halved, best_then = back, best_val.clone()
+            z = threat.ascent_step(x, g, eta.view(shape), "l2")
+            a = 1.0 if t == 0 else self.alpha
+            x, x_prev = threat.project(x + a * (z - x) + (1 - a) * (x - x_prev)), x
+        return best_z, best_img, trace, best_step
+
+    def run_active(self, threat: Any, delta: torch.Tensor, clean: torch.Tensor):
+        """:func:`run_active` with this search."""
+        return run_active(self, threat, delta, clean)
+
+
+def run_active(search: Any, threat: Any, delta: torch.Tensor, clean: torch.Tensor):
+    """``search.run`` on the items that can move (``threat.active``); the others cost nothing.
+
+    An item with an empty feasible set (e.g. ``eta = 0``) keeps ``delta = 0``, its
+    reconstruction is ``clean`` ``(n, h, w)`` (passed in) and its trace the constant clean
+    objective, so no forward or gradient step is spent on it.
+    """
+    active = threat.active
+    if bool(active.all()):
+        return search.run(threat, delta)
+    n, dev = delta.shape[0], delta.device
+    z_out, img_out = torch.zeros_like(delta), clean.detach().clone()
+    trace = torch.zeros((n, search.steps + 1), dtype=torch.float64, device=dev)
+    best_step = torch.zeros(n, dtype=torch.long, device=dev)
+    idle = torch.nonzero(~active).flatten()
+    obj, _ = threat.take(idle).objective_of(clean[idle], search.objective)
+    trace[idle] = obj.detach()[:, None].to(trace.dtype)
+    idx = torch.nonzero(active).flatten()
+    if idx.numel():
+        zi, img, tr, bs = search.run(threat.take(idx), delta[idx])
+        z_out[idx], img_out[idx], trace[idx], best_step[idx] = zi, img.to(img_out.dtype), tr, bs
+    return z_out, img_out, trace, best_step
+
+
+def returned_value(trace: torch.Tensor, best_step: torch.Tensor) -> torch.Tensor:
+    """``(n,)`` objective of the returned iterate (``trace`` at ``best_step``)."""
+    return trace.gather(1, best_step[:, None])[:, 0]
+
+
+def best_of_restarts(search: Any, threat: Any, starts: Iterable[torch.Tensor], clean):
+    """Best of ``search`` run from each start (per item, by the returned iterate's objective).
+
+    ``starts`` yields the start points ``(n, ...)`` (e.g. the first one, then random feasible
+    draws continuing the same per-item streams); each run costs ``search.steps``
+    forward+backward passes. Ties keep the earlier run, so one start equals a single run and
+    more starts never return a lower objective.
+
+    Returns:
+        As :meth:`ProjectedGradient.run` (trace and best step of each item's chosen run).
+    """
+    best = None
+    for z0 in starts:
+        out = run_active(search, threat, z0, clean)
+        if best is None:
+            best = list(out)
+            continue
+        better = returned_value(out[2], out[3]) > returned_value(best[2], best[3])
+        for i, (new, old) in enumerate(zip(out, best, strict=True)):
+            best[i] = torch.where(better.view(-1, *[1] * (new.ndim - 1)), new, old)
+    if best is None:
+        raise ValueError("best_of_restarts needs at least one start")
+    return tuple(best)
 
 
 def random_draws(threat: Any, generators: list, n_random: int, chunk_size: int | None):

@@ -531,6 +531,10 @@ class ExperimentConfig(_Section):
         for i, r in enumerate((self.noise and self.noise.rules_on) or ()):
             if r not in names:
                 raise _fail(f"no model named '{r}'", f"attacks.noise.rules_on[{i}]")
+        tight = self.noise.tightness if self.noise else None
+        for i, r in enumerate((tight and tight.models) or ()):
+            if r not in names:
+                raise _fail(f"no model named '{r}'", f"attacks.noise.tightness.models[{i}]")
         return self
 
     @property
@@ -557,6 +561,13 @@ class ExperimentConfig(_Section):
         d = self.to_dict()
         for key in RESULT_NEUTRAL_KEYS:
             d.pop(key, None)
+        for name, section in d["attacks"].items():
+            # keys added later, at the value that reproduces the older code's results, are left
+            # out (the section's HASH_NEUTRAL): older run folders keep their hash
+            neutral = getattr(threat_models()[name].section, "HASH_NEUTRAL", {})
+            for key, value in neutral.items():
+                if key in section and section[key] == value:
+                    del section[key]
         blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 

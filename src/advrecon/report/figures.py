@@ -206,7 +206,7 @@ def fig_rotation_example(df: pd.DataFrame, curves: pd.DataFrame, out_dir: Path) 
 
 def fig_rules(df: pd.DataFrame, out_dir: Path) -> Path | None:
     """``l2`` vs ``reference`` PGD rule: adversarial region SSIM vs eta."""
-    d = df[(df["attack"] == "noise") & (df["target"] == "region")]
+    d = df[(df["attack"] == "noise") & (df["target"] == "region") & (df["rule"] != "tight")]
     if d["rule"].nunique() < 2:
         return None
     both = d.groupby(["model", "acceleration"])["rule"].nunique()

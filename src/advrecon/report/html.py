@@ -32,6 +32,7 @@ from advrecon.errors import AdvreconError
 from advrecon.report import figures, findings, panels
 from advrecon.report.progress import RunProgress, refuse_partial, run_progress
 from advrecon.report.tables import GROUP, RunData, load_run, summarize
+from advrecon.report.tightness import tightness_line, tightness_table
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,9 @@ def summary_tables(run: RunData) -> dict[str, pd.DataFrame]:
     ):
         if col in df.columns and df[col].notna().any():
             out[name] = summarize(df[df[col].notna()], col, by)
+    tight = tightness_table(run.results)
+    if not tight.empty:
+        out["noise_tightness"] = tight
     if not run.curves.empty:
         c = run.curves.copy()
         out["rotation_curves_mean"] = summarize(
@@ -201,7 +205,10 @@ def _build(run: RunData, prog: RunProgress, out: Path) -> None:
     }
     found = findings.evaluate(run.results, archs)
     preamble = [f"**{prog.banner}**"] if prog.partial else []
-    md = findings.to_markdown(found, preamble=[*preamble, prog.headline])
+    tight = tightness_line(run.results)
+    md = findings.to_markdown(
+        found, preamble=[*preamble, prog.headline, *([tight] if tight else [])]
+    )
     (out / "findings.md").write_text(md, encoding="utf-8")
     page = _html(run, prog, found, figs, pans, tables)
     (out / "report.html").write_text(page, encoding="utf-8")
@@ -220,6 +227,7 @@ def _html(run, prog, found, figs, pans, tables) -> str:
         f"<p>Run folder <code>{html.escape(str(run.run_dir))}</code>; "
         f"{len(run.results)} result rows, {n_slices}"
         " slices. Made from <code>results.csv</code> and the saved arrays only.</p>",
+        _tightness_html(run.results, tables.get("noise_tightness")),
         "<h2>Expected findings</h2>",
         f"<p>{html.escape(_VERDICT_RULE)}</p><ul>",
     ]
@@ -242,12 +250,33 @@ def _html(run, prog, found, figs, pans, tables) -> str:
         "interval); columns: budget (eta % or theta_max degrees).</p>"
     )
     for name, t in tables.items():
-        if "budget" in t.columns:
+        if {"budget", "mean"} <= set(t.columns):  # the tightness table is shown above
             h.append(f"<h3>{html.escape(name)}</h3>{_pivot(t)}")
     h.append(f"<h2>Config</h2><pre>{html.escape(run.config_text)}</pre>")
     h.append(f"<h2>Provenance</h2><pre>{html.escape(json.dumps(run.manifest, indent=2))}</pre>")
     h.append(f"{banner}</body></html>")
     return "\n".join(h)
+
+
+def _tightness_html(df: pd.DataFrame, table: pd.DataFrame | None) -> str:
+    """The tightness check's sentence and table, or a note that the run has none."""
+    line = tightness_line(df)
+    if line is None:
+        if not (df["attack"] == "noise").any():
+            return ""
+        return (
+            "<p><b>Attack tightness:</b> not checked in this run (add "
+            "<code>attacks.noise.tightness</code> to re-attack some units with 10x the cost; "
+            "<code>benchmarks/strength.py</code> measures it on the demo models).</p>"
+        )
+    names = {"n": "units", "gap_mean": "mean gap", "gap_max": "max gap",
+             "adv_ssim": "reported SSIM", "tight_ssim": "check's SSIM"}  # fmt: skip
+    t = table.rename(columns=names)
+    return (
+        f"<h2>Attack tightness</h2><p>{html.escape(line)} Gap = reported region SSIM minus the "
+        "lowest region SSIM found by either attack (rows with rule <code>tight</code>).</p>"
+        + t.to_html(index=False, border=0, classes="t", float_format=lambda x: f"{x:.4f}")
+    )
 
 
 _VERDICT_RULE = (

@@ -1,4 +1,7 @@
-"""The one-screen summary printed after a run: mean region SSIM per group and budget."""
+"""The one-screen summary printed after a run: mean region SSIM per group and budget.
+
+With a tightness check (``attacks.noise.tightness``) its one-line gap follows the table.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +24,11 @@ def summary_table(results_csv: Path) -> str:
     keys = ["model", "acceleration", "attack", "rule", "target"]
     table = df.pivot_table(index=keys, columns="budget", values=REGION_SSIM, aggfunc="mean")
     table.columns = [f"{c:g}" for c in table.columns]
+    from advrecon.report.tightness import tightness_line
+
+    tight = tightness_line(df)
     return (
         "mean region SSIM under attack (columns: budget, eta % or theta_max deg)\n"
         + table.to_string(float_format=lambda x: f"{x:.3f}", na_rep="-")
+        + (f"\n{tight}" if tight else "")
     )
