@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -28,6 +29,7 @@ from advrecon.errors import AdvreconError, ConfigError  # noqa: E402
 from advrecon.experiments import schema  # noqa: E402
 from advrecon.experiments.config import load_config, parse_config  # noqa: E402
 from advrecon.mri import ifft2c  # noqa: E402
+from advrecon.report import findings  # noqa: E402
 from advrecon.sensitivity import acs_sensitivity_maps  # noqa: E402
 
 
@@ -216,3 +218,22 @@ def test_motion_runs_end_to_end_resumes_and_reports(tmp_path, capsys):
     assert (
         "Worst-case motion degrades more than random motion" in (report / "findings.md").read_text()
     )
+
+
+@pytest.mark.parametrize(
+    "gap, want", [(0.05, "holds"), (-0.05, "does not hold"), (0.0, "not enough data")]
+)
+def test_motion_finding_three_way_verdict(gap, want):
+    rng = np.random.default_rng(0)
+    rows = []
+    for s in range(5):
+        adv = 0.8 + 0.01 * rng.standard_normal()
+        for b in (0.0, 2.0):
+            g = gap + (0.002 * rng.standard_normal() if gap else 0.0) if b else 0.0
+            row = dict(attack="motion", rule="pgd", target="region", model="unet")
+            row.update(acceleration=4, budget=b, file="f", slice=s, adv_ssim=adv)
+            rows.append(dict(row, clean_ssim=adv + 0.1, rand_mean_ssim=adv + g))
+    found = [f for f in findings.evaluate(pd.DataFrame(rows)) if f.key.startswith("motion")]
+    assert len(found) == 1 and found[0].verdict == want
+    noise_only = pd.DataFrame(rows).assign(attack="noise", rule="l2")
+    assert not [f for f in findings.evaluate(noise_only) if f.key.startswith("motion")]
