@@ -102,6 +102,7 @@ def test_zero_motion_keeps_kspace_bit_for_bit_and_fixed_coils_identity():
 def test_zero_bound_reproduces_clean_exactly():
     res = motion_attack(TinyNet(), phantom(), column_mask(), 4, BOXES, 0.0, 0.0, **KW)
     assert res.motion.abs().max() == 0 and res.single_motion.abs().max() == 0
+    assert (res.single_shot == 0).all()  # nothing moved
     assert torch.equal(res.adversarial, res.clean) and torch.equal(res.single, res.clean)
     for name in ("ssim", "psnr", "nmse", "mse"):
         assert torch.equal(res.metrics[f"adv_{name}"], res.metrics[f"clean_{name}"])
@@ -210,6 +211,7 @@ def test_motion_runs_end_to_end_resumes_and_reports(tmp_path, capsys):
     zero, moved = df[df.budget == 0], df[df.budget == 3]
     assert (zero.adv_ssim == zero.clean_ssim).all() and (zero.single_ssim == zero.clean_ssim).all()
     assert set(moved.single_shot) <= {1, 2} and moved.adv_ssim_full.notna().all()
+    assert set(zero.single_shot) == {0}
     assert moved[moved.target == "region"].rand_mean_ssim.notna().all()
     assert main(["report", str(run_dir)]) == 0
     report = run_dir / "report"

@@ -602,11 +602,12 @@ def _assemble(parts, N, K, index, target, regions, th, tt, settings) -> MotionRe
     met = {k: torch.cat([p["metrics"][k] for p in parts]) for k in parts[0]["metrics"]}
     grid = {k: v.reshape(N, K, *v.shape[1:]) for k, v in cat.items()}
     best = grid["trace"].amax(dim=2)  # (N, K) objective of every search's result
+    rows = torch.arange(N, device=best.device)
+    shot = torch.zeros(N, dtype=torch.long, device=best.device)
     if K > 1:
         shot = 1 + best[:, 1:].argmax(dim=1)
-    else:
-        shot = torch.zeros(N, dtype=torch.long, device=best.device)
-    rows = torch.arange(N, device=best.device)
+        moves = grid["delta"][rows, shot].flatten(1).abs().amax(1) > 0
+        shot = torch.where(moves, shot, torch.zeros_like(shot))  # 0: nothing could move
     metrics = {}
     for key, v in met.items():
         v = v.reshape(N, K)
@@ -619,7 +620,7 @@ def _assemble(parts, N, K, index, target, regions, th, tt, settings) -> MotionRe
     idx = index.to(target.device)
     return MotionResult(
         motion=grid["delta"][:, 0], single_motion=grid["delta"][rows, shot],
-        single_shot=shot if K > 1 else shot * 0, adversarial=grid["adv"][:, 0],
+        single_shot=shot, adversarial=grid["adv"][:, 0],
         single=grid["adv"][rows, shot], clean=grid["clean"][:, 0], target=target[idx],
         control=grid["control"][:, 0], boxes=list(regions.boxes), box_grown=list(regions.grown),
         item_index=index, trace=grid["trace"][:, 0], metrics=metrics, theta_max=th[index],
@@ -720,6 +721,8 @@ class MotionAttackConfig(Section):
         n_random: Uniform random motions per bound (the baseline).
         single_shot: Also search the worst motion of one shot at a time.
         models: Run on these config models only (``None``: all).
+        targets: Run on these of the config's targets only (``None``: all), e.g. ``[region]``
+            to keep a demo short.
     """
 
     theta_max: Budgets
@@ -737,6 +740,7 @@ class MotionAttackConfig(Section):
     n_random: Count = 2
     single_shot: StrictBool = True
     models: list_of(Text) | None = None
+    targets: list_of(choice(("region", "image"))) | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> MotionAttackConfig:
@@ -783,4 +787,5 @@ def motion_batch_groups(
             ),
         )
         for target in targets
+        if section.targets is None or target in section.targets
     ]
