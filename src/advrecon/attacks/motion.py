@@ -456,10 +456,18 @@ def _check_options(shots, order, centre, coils, objective, steps, step_size, n_r
     return int(shots), check_count("steps", steps), check_count("n_random", n_random)
 
 
-def _search_chunk(threat: RigidMotion, gens, search: ProjectedGradient, opts: dict) -> dict:
-    """Searches and evaluation of one chunk of search items (``kind``: 0 = all shots)."""
+def _search_chunk(
+    threat: RigidMotion, gens, search: ProjectedGradient, opts: dict, slices: torch.Tensor
+) -> dict:
+    """Searches and evaluation of one chunk of search items (``slices``: slice of each item;
+    the clean reconstruction is made once per distinct slice)."""
+    uniq, inv = torch.unique(slices, return_inverse=True)
+    first = torch.zeros(uniq.numel(), dtype=torch.long).scatter_(
+        0, inv.flip(0), torch.arange(slices.numel() - 1, -1, -1)
+    )  # an item of every distinct slice
+    one = threat.take(first.to(threat.device))
     with torch.no_grad():
-        clean = threat.recon(threat.kspace * threat.mask, threat.mask, threat.nlf)
+        clean = one.recon(one.kspace * one.mask, one.mask, one.nlf)[inv.to(threat.device)]
     z0 = threat.draw([g[0] for g in gens]) if opts["random_start"] else threat.limit * 0
     delta, adv, trace, _ = search.run_active(threat, z0, clean)
     t, reg, full, dr = threat.target, threat.regions, threat.full, threat.data_range
@@ -588,7 +596,7 @@ def motion_attack(
                 free[js % K].to(dev), target[s_of], regions.take((js // K).tolist()),
                 full.take((js // K).tolist()), dr[s_of], pad,
             )  # fmt: skip
-            parts.append(_search_chunk(threat, gens[r.start : r.stop], search, opts))
+            parts.append(_search_chunk(threat, gens[r.start : r.stop], search, opts, sidx[js]))
     return _assemble(parts, N, K, index, target, regions, th, tt, dict(
         motion_shots=shots, motion_order=order, motion_centre=centre, motion_coils=coils,
         objective=objective, steps=steps, step_size=float(step_size),
