@@ -6,6 +6,8 @@
   alone (11 forwards, 10 backwards). Target: <= 1.05.
 * Rotation: time per evaluated angle divided by the model's forward time at the same batch
   size (target <= 1.05): the overhead of rotations, FFTs, back-rotation and metrics.
+* Motion: wall time of a 10-step ``motion_attack`` (4 shots, no baselines) divided by 10 x (one
+  forward + backward), coils moving and fixed: the overhead of moving every shot's object.
 * ``--gpu`` (CUDA only): batched versus one-at-a-time angles and budgets.
 
 The model is the demo VarNet preset (random weights) from ``advrecon.models.checkpoints`` when
@@ -24,7 +26,7 @@ import time
 import torch
 from torch import nn
 
-from advrecon.attacks import noise_attack, rotation_attack
+from advrecon.attacks import motion_attack, noise_attack, rotation_attack
 from advrecon.attacks.noise import KspaceNoise
 from advrecon.attacks.objectives import data_range, make_regions
 from advrecon.attacks.search import ProjectedGradient
@@ -149,6 +151,28 @@ def bench_rotation(model, k, mask, nlf, size, chunk, repeats, device, interpolat
     )
 
 
+def bench_motion(model, k, mask, nlf, size, repeats, device):
+    """10-step worst-case motion (4 shots, no baselines) vs 10 x (forward + backward)."""
+    box = [Box(size[1] // 4, size[0] // 4, size[1] // 2, size[0] // 2)] * k.shape[0]
+
+    def fwd_bwd():
+        z = torch.zeros_like(k, requires_grad=True)
+        model((k + z) * mask, mask, nlf).sum().backward()
+
+    fwd_bwd()
+    t_step = timed(fwd_bwd, repeats, device)
+    for coils in ("move", "fixed"):
+        t = timed(
+            lambda c=coils: motion_attack(model, k, mask, nlf, box, 2.0, 1.0, shots=4, steps=10,
+                                          n_random=0, single_shot=False, coils=c, generator=0),
+            repeats, device,
+        )  # fmt: skip
+        print(
+            f"  motion_attack (10 steps, 4 shots, coils {coils:5s}): {t * 1e3:9.1f} ms  "
+            f"ratio {t / (10 * t_step):.3f}"
+        )
+
+
 def bench_gpu(model, k, mask, nlf, size, device):
     kk = k[:1]
     box = [Box(0, 0, size[1], size[0])]
@@ -191,6 +215,8 @@ def main() -> None:
     print("Rotation sweep:")
     for interp in ("paper", "fourier"):
         bench_rotation(model, k, mask, nlf, size, args.chunk, args.repeats, device, interp)
+    print("Inter-shot motion:")
+    bench_motion(model, k, mask, nlf, size, args.repeats, device)
     if args.gpu:
         if device.type != "cuda":
             print("--gpu: CUDA is not available, skipped")

@@ -140,11 +140,15 @@ def test_gradcheck_in_the_motion_parameters():
     shots = torch.tensor([[0, 1, 1, 0, 1, 0, 0, 1, 0, 1, 1, 0]])
     maps = acs_sensitivity_maps(k, None, 4)
 
+    # 6 random projections of the k-space: a full check of the Jacobian's action, cheaply
+    w = torch.randn((6, *k.shape[1:]), dtype=k.dtype, generator=torch.Generator().manual_seed(0))
+
     for m in (None, maps):
 
         def f(p, m=m):
             full = torch.cat([torch.zeros(1, 1, 3, dtype=p.dtype), p[None, None]], 1)
-            return torch.view_as_real(moved_kspace(k, full, shots, m, pad_deg=5.0))
+            moved = moved_kspace(k, full, shots, m, pad_deg=5.0)
+            return torch.view_as_real((moved * w).sum(dim=(-3, -2, -1)))
 
         p0 = torch.tensor([2.0, 0.3, -0.7], dtype=torch.float64, requires_grad=True)
         assert torch.autograd.gradcheck(f, (p0,), eps=1e-6, atol=1e-6)
