@@ -672,7 +672,8 @@ class MotionUnitScores:
             pairs = (("clean", "clean"), ("adv", "adversarial"), ("control", "control"),
                      ("single", "single"))  # fmt: skip
             for prefix, key in pairs:
-                met = box_metrics(self._img[key][i : i + 1], t, [unit.box])
+                conv = self.result.settings["data_range_convention"]
+                met = box_metrics(self._img[key][i : i + 1], t, [unit.box], conv)
                 row.update({f"{prefix}_{m}": float(met[m][0]) for m in METRICS})
             for prefix in ("rand_mean", "rand_worst"):
                 row.update({f"{prefix}_{m}": float("nan") for m in METRICS})
