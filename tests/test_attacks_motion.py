@@ -218,6 +218,14 @@ def test_motion_runs_end_to_end_resumes_and_reports(tmp_path, capsys):
     assert set(zero.single_shot) == {0}
     assert moved[moved.target == "region"].rand_mean_ssim.notna().all()
     assert main(["report", str(run_dir)]) == 0
+    # more shots than sampled columns: one line naming the key, exit 2, no run folder
+    cfg["attacks"]["motion"]["shots"] = 40
+    cfg["output"] = str(tmp_path / "bad-runs")
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["run", str(path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "shots (attacks.motion.shots) = 40 is more than the" in err and err.count("\n") == 1
+    assert not (tmp_path / "bad-runs").exists() or not any((tmp_path / "bad-runs").rglob("*.csv"))
     report = run_dir / "report"
     assert (report / "figures" / "fig_motion_budget.png").is_file()
     assert (report / "figures" / "panel_motion_worst.png").is_file()
