@@ -16,9 +16,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import test_experiments_fakes as fakes  # noqa: E402
 from test_attacks_noise import BOXES, TinyNet, W, column_mask, phantom  # noqa: E402
 
+from advrecon.attacks.fixed_coils import move_in_fixed_coils  # noqa: E402
 from advrecon.attacks.motion import (  # noqa: E402
     MotionAttackConfig,
     RigidMotion,
+    _move_object,
     motion_attack,
     moved_kspace,
     shot_index,
@@ -251,3 +253,18 @@ def test_motion_finding_three_way_verdict(gap, want):
     assert len(found) == 1 and found[0].verdict == want
     noise_only = pd.DataFrame(rows).assign(attack="noise", rule="l2")
     assert not [f for f in findings.evaluate(noise_only) if f.key.startswith("motion")]
+
+
+def test_fixed_coils_at_zero_motion_are_the_identity():
+    k = phantom(2)
+    coil, maps = ifft2c(k), acs_sensitivity_maps(k, None, 4)
+    zero = torch.zeros(2, 3, dtype=torch.float64)
+    # the motion path itself at zero motion (rotation by 0, phase ramp of 0) ...
+    moved = move_in_fixed_coils(coil, maps, lambda x: _move_object(x, zero, 2.0))
+    torch.testing.assert_close(moved, coil, atol=1e-5, rtol=0)
+    # ... and a small motion moves the object, not the coils: it differs from moving coils
+    full = torch.zeros(2, 2, 3, dtype=torch.float64)
+    full[:, 1] = torch.tensor([3.0, 0.7, -0.4], dtype=torch.float64)
+    shots = torch.tensor([[0, 1] * (W // 2)])
+    fixed, move = moved_kspace(k, full, shots, maps), moved_kspace(k, full, shots)
+    assert not torch.allclose(fixed, move, atol=1e-3)
