@@ -12,6 +12,8 @@
   It also checks that both pick the same worst angle and prints the largest metric difference.
   The loop does less than the sweep (no unrotated clean forward, no control): a conservative
   comparison.
+* Motion: wall time of a 10-step ``motion_attack`` (4 shots, no baselines) divided by 10 x (one
+  forward + backward), coils moving and fixed: the overhead of moving every shot's object.
 * ``--gpu`` (CUDA only): batched versus one-at-a-time angles and budgets.
 
 The model is the demo VarNet preset (random weights) from ``advrecon.models.checkpoints`` when
@@ -30,7 +32,7 @@ import time
 import torch
 from torch import nn
 
-from advrecon.attacks import noise_attack, rotation_attack
+from advrecon.attacks import motion_attack, noise_attack, rotation_attack
 from advrecon.attacks.noise import KspaceNoise
 from advrecon.attacks.objectives import data_range, error_maps, make_regions, reduce_maps
 from advrecon.attacks.rotation import Rotation, _default_block, _pairs_per_pass
@@ -200,6 +202,28 @@ def bench_rotation(arch, k, mask, nlf, size, chunk, repeats, device, n_angles):
         )
 
 
+def bench_motion(model, k, mask, nlf, size, repeats, device):
+    """10-step worst-case motion (4 shots, no baselines) vs 10 x (forward + backward)."""
+    box = [Box(size[1] // 4, size[0] // 4, size[1] // 2, size[0] // 2)] * k.shape[0]
+
+    def fwd_bwd():
+        z = torch.zeros_like(k, requires_grad=True)
+        model((k + z) * mask, mask, nlf).sum().backward()
+
+    fwd_bwd()
+    t_step = timed(fwd_bwd, repeats, device)
+    for coils in ("move", "fixed"):
+        t = timed(
+            lambda c=coils: motion_attack(model, k, mask, nlf, box, 2.0, 1.0, shots=4, steps=10,
+                                          n_random=0, single_shot=False, coils=c, generator=0),
+            repeats, device,
+        )  # fmt: skip
+        print(
+            f"  motion_attack (10 steps, 4 shots, coils {coils:5s}): {t * 1e3:9.1f} ms  "
+            f"ratio {t / (10 * t_step):.3f}"
+        )
+
+
 def bench_gpu(model, k, mask, nlf, size, device):
     kk = k[:1]
     box = [Box(0, 0, size[1], size[0])]
@@ -253,6 +277,8 @@ def main() -> None:
     for arch in args.models:
         bench_rotation(arch, k1, mask1, nlf1, rsize, args.rot_chunk, args.rot_repeats, device,
                        args.angles)  # fmt: skip
+    print("Inter-shot motion:")
+    bench_motion(model, k, mask, nlf, size, args.repeats, device)
     if args.gpu:
         if device.type != "cuda":
             print("--gpu: CUDA is not available, skipped")

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from advrecon.attacks.motion import run_motion_units
 from advrecon.attacks.noise import KspaceNoise, run_noise_units
 from advrecon.attacks.registry import get_threat_model
 from advrecon.attacks.rotation import Rotation, run_rotation_units
@@ -14,11 +15,13 @@ def test_registry_entries():
     noise, rotation = get_threat_model("noise"), get_threat_model("rotation")
     assert (noise.name, noise.budget_column, noise.run) == ("noise", "eta_percent", run_noise_units)
     assert (rotation.budget_column, rotation.run) == ("theta_max", run_rotation_units)
+    motion = get_threat_model("motion")
+    assert (motion.budget_column, motion.run) == ("theta_max", run_motion_units)
 
 
 def test_unknown_threat_model_is_one_line_error():
-    with pytest.raises(AdvreconError, match="unknown attack 'motion'.*noise.*rotation") as e:
-        get_threat_model("motion")
+    with pytest.raises(AdvreconError, match="unknown attack 'teleport'.*motion.*noise") as e:
+        get_threat_model("teleport")
     assert "\n" not in str(e.value)
 
 

@@ -136,6 +136,10 @@ def test_shipped_configs_parse():
     # the placeholders must be edited: loading names the missing path
     with pytest.raises(InputFileError, match="not found"):
         load_config(ROOT / "configs" / "paper.yaml", device="cpu")
+    assert demo.attacks.motion.theta_max == (0.0, 2.0) and demo.attacks.motion.models == ("unet",)
+    motion = load_config(ROOT / "configs" / "motion.yaml", check_paths=False, device="cpu")
+    assert motion.attacks.motion.pixel_size == pytest.approx(0.4375)
+    assert motion.attacks.motion.t_max_for(3.0) == pytest.approx(1.5)
 
 
 def test_missing_checkpoint_named(tmp_path):

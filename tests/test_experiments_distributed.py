@@ -85,6 +85,8 @@ def test_two_gloo_ranks_with_real_attacks_equal_single_process(tmp_path):
     tables = {}
     for name in ("single", "multi"):
         cfg = fakes.real_config_dict(str(tmp_path / name), str(data))
+        motion = {"theta_max": [0, 2], "t_max": [0, 1], "shots": 3, "steps": 2, "n_random": 1}
+        cfg["attacks"]["motion"] = motion
         path = tmp_path / f"{name}.yaml"
         path.write_text(yaml.safe_dump(cfg))
         if name == "single":
@@ -102,7 +104,11 @@ def test_two_gloo_ranks_with_real_attacks_equal_single_process(tmp_path):
         run_dir = parse_config(cfg).run_dir()
         assert not list(run_dir.glob("*.rank*.csv"))
         tables[name] = _table(run_dir)
-    assert len(tables["single"]) > 0 and set(tables["single"]["attack"]) == {"noise", "rotation"}
+    assert len(tables["single"]) > 0 and set(tables["single"]["attack"]) == {
+        "noise",
+        "rotation",
+        "motion",
+    }
     pd.testing.assert_frame_equal(tables["multi"], tables["single"])
 
 

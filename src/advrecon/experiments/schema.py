@@ -90,6 +90,7 @@ PROVENANCE_COLUMNS = ["advrecon_version", "config_hash", "seed", "device_type"]
 BUDGET_UNITS = {
     "noise": "percent of each coil's k-space norm (eta)",
     "rotation": "degrees (theta_max: half-width of the angle window)",
+    "motion": "degrees (theta_max per shot; the translation bound is motion_t_max_px)",
 }
 #: Metrics and their units.
 METRIC_UNITS = {
@@ -106,6 +107,7 @@ METRIC_PREFIXES = {
     "rand_mean": "random perturbation of the same budget: mean over draws / the angle window",
     "rand_worst": "noise: random noise of the same per-coil norm, worst of n_random draws",
     "rand_median": "rotation: median over the angle window",
+    "single": "motion: worst motion of a single shot (the worst shot) at the same bound",
 }
 
 _S, _I, _F, _B = "str", "int", "float", "bool"
@@ -113,11 +115,12 @@ _NAMED: dict[str, Column] = {
     "unit_id": Column(_S, "", "readable unit id (key of the table)"),
     "model": Column(_S, "", "model name of the config"),
     "acceleration": Column(_I, "x", "undersampling factor"),
-    "attack": Column(_S, "", "threat model: noise or rotation"),
+    "attack": Column(_S, "", "threat model: noise, rotation, motion, feature or hallucination"),
     "rule": Column(
         _S,
         "",
-        "noise update rule (l2 / reference / tight: the 10x-cost check) or the rotation's search",
+        "noise update rule (l2 / reference / tight: the 10x-cost check), the rotation's or "
+        "motion's search",
     ),
     "target": Column(_S, "", "region (pathology box) or image (complete image) attack"),
     "budget": Column(_F, "per attack: BUDGET_UNITS", "attack budget (eta % or theta_max deg)"),
@@ -167,6 +170,16 @@ _NAMED: dict[str, Column] = {
     "step_deg": Column(_F, "deg", "angle grid step"),
     "num_angles": Column(_I, "", "grid angles in the window of budget"),
     "rand_draw_ssim": Column(_F, "1", "mean SSIM over n_random drawn angles"),
+    # motion attack
+    "motion_t_max_px": Column(_F, "px", "translation bound per shot and axis"),
+    "motion_units": Column(_S, "", "units of the config's t_max: px or mm"),
+    "motion_shots": Column(_I, "", "shots (shot 0: the still reference)"),
+    "motion_order": Column(_S, "", "column order of the shots: interleaved or sequential"),
+    "motion_centre": Column(_S, "", "centre band: in the reference shot or distributed"),
+    "motion_coils": Column(_S, "", "coils move with the patient or stay fixed"),
+    "motion_worst_angle_deg": Column(_F, "deg", "largest |theta_s| of the worst motion"),
+    "motion_worst_shift_px": Column(_F, "px", "largest |t_s| component of the worst motion"),
+    "single_shot": Column(_I, "", "shot moved by the worst single-shot motion (0: none)"),
 }
 
 

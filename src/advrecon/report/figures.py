@@ -5,7 +5,9 @@
 * Fig. 1b: targeted (region) vs complete-image attack, region SSIM vs ``eta``;
 * Fig. 4a: worst-case region SSIM vs ``theta_max`` with the random-angle baseline;
 * Fig. 4b: region SSIM vs rotation angle for one example, worst angle marked;
-* rules: ``l2`` vs ``reference`` PGD rule.
+* rules: ``l2`` vs ``reference`` PGD rule;
+* motion (issue 13): region and whole-image SSIM vs ``theta_max`` per shot, worst-case vs
+  random motion vs the worst single-shot motion.
 
 Each figure is saved as PNG and SVG; functions return the written paths (or ``None`` when the
 table has no rows for the figure).
@@ -31,6 +33,7 @@ __all__ = [
     "fig_rotation_budget",
     "fig_rotation_example",
     "fig_rules",
+    "fig_motion_budget",
     "make_all",
 ]
 
@@ -227,6 +230,37 @@ def fig_rules(df: pd.DataFrame, out_dir: Path) -> Path | None:
     return save(fig, out_dir, "fig_rules")
 
 
+def fig_motion_budget(df: pd.DataFrame, out_dir: Path) -> Path | None:
+    """Inter-shot motion: region and whole-image SSIM vs theta_max; worst, random, one shot."""
+    d = df[(df["attack"] == "motion") & (df["target"] == "region")]
+    if d.empty:
+        return None
+    colors = _colors(list(d["model"].unique()))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    by = ["model", "acceleration", "budget"]
+    kinds = (("adv", "o", 1.0, "worst motion"), ("rand_mean", "x", 0.45, "random motion"),
+             ("single", "s", 0.7, "worst single shot"))  # fmt: skip
+    for ax, suffix, title in ((axes[0], "", "region SSIM"), (axes[1], "_full", "whole-image SSIM")):
+        for prefix, marker, alpha, what in kinds:
+            col = f"{prefix}_ssim{suffix}"
+            if col not in d.columns or d[col].isna().all():
+                continue
+            for (m, a), g in summarize(d, col, by).groupby(["model", "acceleration"]):
+                g = g.sort_values("budget")
+                ax.plot(g["budget"], g["mean"], _STYLE.get(a, ":"), color=colors[m],
+                        alpha=alpha, marker=marker, ms=4, label=f"{m} {a}x {what}")  # fmt: skip
+                if prefix == "adv":
+                    ax.fill_between(g["budget"], g["ci_low"], g["ci_high"], color=colors[m],
+                                    alpha=0.15, lw=0)  # fmt: skip
+        ax.set_xlabel("theta_max per shot (degrees; translation bound: see table)")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("SSIM (mean, 95% CI over slices for the worst case)")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("Inter-shot rigid motion: worst case vs random motion at the same bound")
+    return save(fig, out_dir, "fig_motion_budget")
+
+
 def make_all(df: pd.DataFrame, curves: pd.DataFrame, out_dir: Path) -> dict[str, Path]:
     """Every figure the table supports: ``{name: png_path}``."""
     made = {
@@ -235,5 +269,6 @@ def make_all(df: pd.DataFrame, curves: pd.DataFrame, out_dir: Path) -> dict[str,
         "fig4a_rotation_budget": fig_rotation_budget(df, out_dir),
         "fig4b_rotation_example": fig_rotation_example(df, curves, out_dir),
         "fig_rules": fig_rules(df, out_dir),
+        "fig_motion_budget": fig_motion_budget(df, out_dir),
     }
     return {k: v for k, v in made.items() if v is not None}

@@ -373,6 +373,27 @@ def _rules(df) -> list[Finding]:
     return out
 
 
+def _motion(df) -> Finding:
+    """Worst-case inter-shot motion vs uniform random motion at the same bound (issue 13)."""
+    f = Finding(
+        "motion_worst_vs_random",
+        "Worst-case motion degrades more than random motion at the same bound "
+        "(region SSIM, every theta_max > 0).",
+        UNKNOWN,
+    )
+    d = df[(df["attack"] == "motion") & (df["target"] == "region") & (df["budget"] > 0)]
+    cis: list[CI] = []
+    for m, a in _models(d):
+        g = _sel(d, m, a)
+        for b in sorted(g["budget"].unique()):
+            gb = g[g["budget"] == b]
+            diff = per_slice(gb.assign(x=gb.rand_mean_ssim - gb.adv_ssim), "x", [])["x"]
+            what = "SSIM(random) - SSIM(worst) "
+            _record(f, cis, f"{m} {a}x theta_max {b:g} deg", mean_ci(diff), what)
+    f.verdict = verdict(cis)
+    return f
+
+
 def evaluate(df: pd.DataFrame, archs: dict[str, str] | None = None) -> list[Finding]:
     """Check every paper statement on a results table.
 
@@ -390,6 +411,7 @@ def evaluate(df: pd.DataFrame, archs: dict[str, str] | None = None) -> list[Find
         _random(df),
         *_rules(df),
         *_fixed_coils(df),
+        *([_motion(df)] if "motion" in set(df["attack"]) else []),
     ]
 
 

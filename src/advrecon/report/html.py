@@ -97,6 +97,9 @@ _CAPTIONS = {
     "fig4b_rotation_example": "Fig. 4b - SSIM vs rotation angle for the worst example; dashed: "
     "selected angle.",
     "fig_rules": "PGD update rule: l2 vs reference.",
+    "fig_motion_budget": "Inter-shot rigid motion - region (left) and whole-image (right) SSIM "
+    "vs theta_max per shot: worst-case motion (o, 95% CI), random motion at the same bound (x), "
+    "worst single-shot motion (s).",
 }
 
 

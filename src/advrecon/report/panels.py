@@ -93,6 +93,8 @@ def reference_title(row: pd.Series, a: dict[str, np.ndarray]) -> tuple[str, bool
     ref = a.get("control")
     if row["attack"] == "noise":
         title, trivial = "fully sampled + same noise", False
+    elif row["attack"] == "motion":
+        title, trivial = "fully sampled, same motion", False
     else:
         angle = a.get("angle_deg", row.get("angle_deg", np.nan))
         angle = float(np.asarray(angle, dtype=float).reshape(-1)[0])
@@ -153,9 +155,9 @@ def panel(row: pd.Series, run_dir: Path, out_dir: Path, name: str) -> Path:
 
 
 def make_panels(df: pd.DataFrame, run_dir: Path, out_dir: Path) -> dict[str, Path]:
-    """Worst and median panels for the noise and the rotation attack: ``{name: png}``."""
+    """Worst and median panels for the noise, rotation and motion attacks: ``{name: png}``."""
     made = {}
-    for attack in ("noise", "rotation"):
+    for attack in ("noise", "rotation", "motion"):
         for case, row in pick_cases(df, attack):
             path = Path(run_dir) / row["arrays_file"]
             if path.is_file():
