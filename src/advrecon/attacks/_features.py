@@ -50,6 +50,8 @@ __all__ = [
     "recovered",
     "contrast",
     "image_noise_std",
+    "measures",
+    "item_seeds",
     "fixed_coil_maps",
 ]
 
@@ -191,3 +193,30 @@ def image_noise_std(sigma_k: torch.Tensor, width: int, acquired: int) -> torch.T
     """
     scale = math.sqrt(max(acquired, 1) / width) / math.sqrt(2.0)
     return sigma_k.double().mean(1) * scale
+
+
+def measures(name: str, prefix: str, img, clean, f, sigma_img, mean) -> dict[str, torch.Tensor]:
+    """``{prefix}{name}_recovered``, ``_cnr`` and ``_contrast_percent`` columns ``(n,)``.
+
+    Args:
+        img, clean: Reconstructions with and without the feature ``(n, h, w)``.
+        f: The feature ``(n, h, w)``. sigma_img: ``(n,)`` :func:`image_noise_std`.
+        mean: ``(n,)`` mean target intensity in the box.
+    """
+    d = img - clean
+    c = contrast(d, f)
+    return {
+        f"{prefix}{name}_recovered": recovered(d, f),
+        f"{prefix}{name}_cnr": c / sigma_img,
+        f"{prefix}{name}_contrast_percent": 100.0 * c / mean.double(),
+    }
+
+
+def item_seeds(generator, n: int, k: int) -> torch.Tensor:
+    """``(n, k)`` per-item seeds from a generator or int seed (``None``: fresh randomness);
+    derived per item, so results do not depend on ``chunk_size``."""
+    if isinstance(generator, int):
+        generator = torch.Generator().manual_seed(generator)
+    if generator is None:
+        return torch.randint(0, 2**62, (n, k))
+    return torch.randint(0, 2**62, (n, k), generator=generator, device=generator.device).cpu()

@@ -218,16 +218,6 @@ class FeatureResult:
         return rows
 
 
-def _measures(prefix: str, img, clean, f, sigma_img, mean) -> dict[str, torch.Tensor]:
-    d = img - clean
-    c = ft.contrast(d, f)
-    return {
-        f"{prefix}feature_recovered": ft.recovered(d, f),
-        f"{prefix}feature_cnr": c / sigma_img,
-        f"{prefix}feature_contrast_percent": 100.0 * c / mean,
-    }
-
-
 def _chunk_attack(threat: FeatureInsertion, boxes, gens, opts, x, regions, full, dr, sig, mean):
     """Search, baseline and evaluation of one chunk of items."""
     n = len(boxes)
@@ -237,7 +227,7 @@ def _chunk_attack(threat: FeatureInsertion, boxes, gens, opts, x, regions, full,
         xf = threat.target(q)
         cols = evaluate({"clean": threat.clean}, x, regions, full, dr)
         cols.update(evaluate({"adv": adv}, xf, regions, full, dr))
-        cols.update(_measures("", adv, threat.clean, f, sig, mean))
+        cols.update(ft.measures("feature", "", adv, threat.clean, f, sig, mean))
         cols["feature_recovered_start"] = trace[:, 0]
         cols["feature_fill"] = q.double().sum((1, 2)) / (
             threat.bound.double() * threat.shape.sum()
@@ -269,7 +259,7 @@ def _random_positions(threat, q, boxes, gens, opts, regions, full, dr, sig, mean
         m = evaluate(
             {"rand_mean": img}, xf, regions.take(js.tolist()), full.take(js.tolist()), dr[d]
         )
-        m.update(_measures("rand_", img, sub.clean, f, sig[d], mean[d]))
+        m.update(ft.measures("feature", "rand_", img, sub.clean, f, sig[d], mean[d]))
         for k, v in m.items():
             vals.setdefault(k, []).append(v.double())
     return {k: torch.cat(v).reshape(n, n_random).mean(1) for k, v in vals.items()}
@@ -342,7 +332,7 @@ def feature_attack(
     x = kspace_to_target(kspace, size_hw)
     dr = data_range_of(x, data_range)
     sig = ft.image_noise_std(estimate_noise_sigma(kspace, padding=(left, right)), W, right - left)
-    seeds = _seeds(generator, len(items))
+    seeds = ft.item_seeds(generator, len(items), 1)[:, 0]
     opts = dict(steps=steps, step_size=float(step_size), n_random=n_random, chunk_size=chunk_size)
     shape_t = ft.shape_mask(shape, int(size), kspace.real.dtype, dev)
     parts = []
@@ -380,15 +370,6 @@ def feature_attack(
         control=cat("control"), boxes=list(items), item_index=index,
         trace=torch.cat([p["trace"].cpu() for p in parts]), columns=columns, settings=settings,
     )  # fmt: skip
-
-
-def _seeds(generator, n: int) -> torch.Tensor:
-    """``(n,)`` per-item seeds from a generator / int seed (``None``: fresh randomness)."""
-    if isinstance(generator, int):
-        generator = torch.Generator().manual_seed(generator)
-    if generator is None:
-        return torch.randint(0, 2**62, (n,))
-    return torch.randint(0, 2**62, (n,), generator=generator, device=generator.device).cpu()
 
 
 # --------------------------------------------------------------------------------------------
@@ -452,7 +433,7 @@ def feature_batch_groups(
 
 @dataclass
 class FeatureUnitScores:
-    """Rows of one :func:`feature_attack` call; items are ``contrast x box``."""
+    """Rows of one :func:`feature_attack` (or hallucination) call; items are ``budget x box``."""
 
     result: FeatureResult
     budgets: list[float]

@@ -90,6 +90,8 @@ PROVENANCE_COLUMNS = ["advrecon_version", "config_hash", "seed", "device_type"]
 BUDGET_UNITS = {
     "noise": "percent of each coil's k-space norm (eta)",
     "rotation": "degrees (theta_max: half-width of the angle window)",
+    "feature": "percent of the mean target intensity in the box (largest feature amplitude)",
+    "hallucination": "percent of each coil's k-space norm (eta)",
 }
 #: Metrics and their units.
 METRIC_UNITS = {
@@ -113,7 +115,7 @@ _NAMED: dict[str, Column] = {
     "unit_id": Column(_S, "", "readable unit id (key of the table)"),
     "model": Column(_S, "", "model name of the config"),
     "acceleration": Column(_I, "x", "undersampling factor"),
-    "attack": Column(_S, "", "threat model: noise or rotation"),
+    "attack": Column(_S, "", "threat model: noise, rotation, feature or hallucination"),
     "rule": Column(_S, "", "noise update rule (l2 / reference) or the rotation's search"),
     "target": Column(_S, "", "region (pathology box) or image (complete image) attack"),
     "budget": Column(_F, "per attack: BUDGET_UNITS", "attack budget (eta % or theta_max deg)"),
@@ -160,7 +162,45 @@ _NAMED: dict[str, Column] = {
     "step_deg": Column(_F, "deg", "angle grid step"),
     "num_angles": Column(_I, "", "grid angles in the window of budget"),
     "rand_draw_ssim": Column(_F, "1", "mean SSIM over n_random drawn angles"),
+    # missing features (feature) and hallucinated features (hallucination)
+    "feature_size_px": Column(_I, "px", "feature diameter (disc, blob) or side / length"),
+    "feature_shape": Column(_S, "", "feature shape: disc, square, blob or line"),
+    "polarity": Column(_S, "", "feature: bright or dark"),
+    "min_fill": Column(_F, "1", "feature: least mass kept, fraction of the uniform feature's"),
+    "feature_fill": Column(_F, "1", "optimised feature's mass / the uniform feature's"),
+    "mu": Column(_F, "1", "hallucination: weight of the rest of the image"),
+    "halluc_contrast_target": Column(_F, "%", "wanted feature amplitude, % of the box mean"),
+    "halluc_gain": Column(_F, "1", "hallucinated contrast (% of box mean) per % of eta"),
 }
+
+
+def _feature_columns() -> dict[str, Column]:
+    """``[rand_]{feature,halluc}_{recovered,cnr,contrast_percent}`` (+ hallucination's rest)."""
+    what = {
+        "feature": (
+            "inserted feature (optimised shape, box centre)",
+            "same feature, random position",
+        ),
+        "halluc": ("hallucinated feature (adversarial noise)", "random noise of the same norm"),
+    }
+    out = {}
+    for name, (adv, rand) in what.items():
+        for prefix, who in (("", adv), ("rand_", f"{rand}, mean over draws")):
+            out[f"{prefix}{name}_recovered"] = Column(
+                _F, "1", f"<recon - clean recon, F> / ||F||^2: {who}"
+            )
+            out[f"{prefix}{name}_cnr"] = Column(
+                _F, "1", f"feature contrast / thermal noise std of the image: {who}"
+            )
+            out[f"{prefix}{name}_contrast_percent"] = Column(
+                _F, "%", f"feature-weighted mean change, % of the box mean: {who}"
+            )
+    for prefix in ("", "rand_"):
+        out[f"{prefix}halluc_rest_percent"] = Column(
+            _F, "%", f"RMS change outside the feature, % of the box mean ({prefix or 'adv'})"
+        )
+    out["feature_recovered_start"] = Column(_F, "1", "recovered fraction of the uniform start")
+    return out
 
 
 def _metric_columns() -> dict[str, Column]:
@@ -173,7 +213,7 @@ def _metric_columns() -> dict[str, Column]:
 
 
 #: Every declared column of ``results.csv``: name -> :class:`Column`.
-COLUMNS: dict[str, Column] = {**_NAMED, **_metric_columns()}
+COLUMNS: dict[str, Column] = {**_NAMED, **_metric_columns(), **_feature_columns()}
 
 #: Fields of an executor's rows that are not written: per-item bookkeeping of the attack and
 #: the attacks' own names for the budget (``budget`` says it once).
@@ -184,6 +224,7 @@ DROPPED_ATTACK_FIELDS = (
     "eta_percent",
     "theta_max",
     "theta_max_deg",
+    "contrast_percent",
 )
 #: Array keys renamed when a unit's arrays are saved (an executor that still says "reference").
 ARRAY_RENAMES = {"reference": "control"}
