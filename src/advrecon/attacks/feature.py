@@ -55,7 +55,16 @@ from advrecon.attacks.objectives import data_range as data_range_of
 from advrecon.attacks.objectives import make_regions
 from advrecon.attacks.registry import BatchGroup, SliceAttack, UnitSpec, unit_images
 from advrecon.boxes import Box
-from advrecon.config_types import Budgets, Count, Positive, PositiveInt, Section, choice
+from advrecon.config_types import (
+    Budgets,
+    Count,
+    Positive,
+    PositiveInt,
+    Section,
+    Text,
+    choice,
+    list_of,
+)
 from advrecon.errors import AdvreconError
 from advrecon.mri import kspace_to_target
 from advrecon.noise_level import estimate_noise_sigma
@@ -389,6 +398,7 @@ class FeatureAttackConfig(Section):
         shape: ``disc`` or ``square``. polarity: ``bright`` or ``dark``.
         min_fill: Least fraction of the uniform feature's mass the optimised one keeps.
         steps, step_size: Signed-gradient search. n_random: random positions of the baseline.
+        models: Run on these models only (``None``: every model).
     """
 
     contrast: Budgets
@@ -399,6 +409,7 @@ class FeatureAttackConfig(Section):
     steps: Count = 10
     step_size: Positive = 0.25
     n_random: Count = 2
+    models: list_of(Text) | None = None
 
 
 def check_boxes_fit(size: int, boxes, name: str) -> None:
@@ -420,7 +431,7 @@ def feature_batch_groups(
 ) -> list[BatchGroup]:
     """One batch per (model, slice): every box x contrast; region target only (a feature in
     the box); a box smaller than the feature is a config error."""
-    if "region" not in targets:
+    if "region" not in targets or (section.models is not None and model_name not in section.models):
         return []
     check_boxes_fit(section.size, boxes["region"], "feature")
     units = tuple(

@@ -59,7 +59,9 @@ from advrecon.config_types import (
     Positive,
     PositiveInt,
     Section,
+    Text,
     choice,
+    list_of,
 )
 from advrecon.errors import AdvreconError
 from advrecon.mri import kspace_to_target
@@ -290,6 +292,7 @@ class HallucinationAttackConfig(Section):
         shape: ``blob`` or ``line``; size: pixels (must fit inside every box).
         mu: Weight of "the rest of the image stays unchanged".
         steps, step_size, random_start: PGD. n_random: random-noise draws of the baseline.
+        models: Run on these models only (``None``: every model).
     """
 
     eta: Budgets
@@ -301,11 +304,12 @@ class HallucinationAttackConfig(Section):
     step_size: Positive = 0.5
     random_start: StrictBool = True
     n_random: Count = 2
+    models: list_of(Text) | None = None
 
 
 def hallucination_batch_groups(section, model_name, targets, boxes) -> list[BatchGroup]:
     """One batch per (model, slice): every box x eta; region target only."""
-    if "region" not in targets:
+    if "region" not in targets or (section.models is not None and model_name not in section.models):
         return []
     check_boxes_fit(section.size, boxes["region"], "hallucination")
     units = tuple(
