@@ -215,3 +215,10 @@ def test_config_errors_name_the_key():
     with pytest.raises(ConfigError, match=r"^attacks\.feature\.size: a 9 px feature does not fit"):
         feature_batch_groups(section, "m", ["region"], boxes)
     assert feature_batch_groups(section, "m", ["image"], boxes) == []
+    skip = FeatureAttackConfig(contrast=(10.0,), size=9, too_small="skip")
+    boxes["region"].append((1, Box(0, 0, 10, 10)))
+    (group,) = feature_batch_groups(skip, "m", ["region"], boxes)
+    assert [u.box_index for u in group.units] == [1]
+    only = FeatureAttackConfig(contrast=(10.0,), size=5, models=["unet"])
+    assert feature_batch_groups(only, "varnet", ["region"], boxes) == []
+    assert len(feature_batch_groups(only, "unet", ["region"], boxes)[0].units) == 2

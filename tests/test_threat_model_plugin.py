@@ -107,14 +107,17 @@ def test_registered_section_is_validated_with_its_key_path(shift):
     with pytest.raises(ConfigError, match=r"attacks\.shift\.strenght: unknown key; did you mean"):
         parse_config(_config("o", shift={"max_px": [1], "strenght": 2}))
     with pytest.raises(
-        ConfigError, match="configure at least one of 'noise', 'rotation' or 'shift'"
+        ConfigError,
+        match="configure at least one of 'noise', 'rotation', 'feature', 'hallucination' or "
+        "'shift'",
     ):
         parse_config(_config("o"))
 
 
 def test_unregistered_section_is_an_unknown_key():
     with pytest.raises(
-        ConfigError, match=r"^attacks\.shift: unknown key; allowed: noise, rotation$"
+        ConfigError,
+        match=r"^attacks\.shift: unknown key; allowed: noise, rotation, feature, hallucination$",
     ):
         parse_config(_config("o", shift={"max_px": [1]}))
     with pytest.raises(AdvreconError, match="unknown attack 'shift'"):

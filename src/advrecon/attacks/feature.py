@@ -399,6 +399,7 @@ class FeatureAttackConfig(Section):
         min_fill: Least fraction of the uniform feature's mass the optimised one keeps.
         steps, step_size: Signed-gradient search. n_random: random positions of the baseline.
         models: Run on these models only (``None``: every model).
+        too_small: A box smaller than the feature is a config ``error`` or ``skip``-ped.
     """
 
     contrast: Budgets
@@ -410,17 +411,27 @@ class FeatureAttackConfig(Section):
     step_size: Positive = 0.25
     n_random: Count = 2
     models: list_of(Text) | None = None
+    too_small: choice(("error", "skip")) = "error"
 
 
-def check_boxes_fit(size: int, boxes, name: str) -> None:
-    """Config error naming ``attacks.<name>.size`` when the feature is larger than a box."""
+def boxes_that_fit(section, boxes, name: str) -> list:
+    """The ``(index, box)`` pairs a ``section.size`` feature fits in.
+
+    A smaller box is a config error naming ``attacks.<name>.size`` (before anything is run or
+    written), unless ``section.too_small == "skip"``: then the box gets no unit of this attack.
+    """
     from advrecon.errors import ConfigError
 
-    for _, box in boxes:
+    kept = []
+    for bi, box in boxes:
         try:
-            ft.check_fits(size, box, key=f"attacks.{name}.size")
+            ft.check_fits(section.size, box, key=f"attacks.{name}.size")
         except AdvreconError as exc:
-            raise ConfigError(str(exc)) from None
+            if section.too_small == "skip":
+                continue
+            raise ConfigError(f"{exc} (or set attacks.{name}.too_small: skip)") from None
+        kept.append((bi, box))
+    return kept
 
 
 def feature_batch_groups(
@@ -433,10 +444,9 @@ def feature_batch_groups(
     the box); a box smaller than the feature is a config error."""
     if "region" not in targets or (section.models is not None and model_name not in section.models):
         return []
-    check_boxes_fit(section.size, boxes["region"], "feature")
     units = tuple(
         UnitSpec("pgd", "region", float(c), bi, box)
-        for bi, box in boxes["region"]
+        for bi, box in boxes_that_fit(section, boxes["region"], "feature")
         for c in section.contrast
     )
     return [BatchGroup("feature-pgd/region", units)]

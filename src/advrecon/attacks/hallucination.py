@@ -45,7 +45,7 @@ from advrecon.attacks._common import (
     select_nlf,
 )
 from advrecon.attacks.evaluation import evaluate, nan_columns
-from advrecon.attacks.feature import FeatureResult, FeatureUnitScores, check_boxes_fit
+from advrecon.attacks.feature import FeatureResult, FeatureUnitScores, boxes_that_fit
 from advrecon.attacks.noise import ETA_SCALE, KspaceNoise
 from advrecon.attacks.objectives import data_range as data_range_of
 from advrecon.attacks.objectives import make_regions
@@ -293,6 +293,7 @@ class HallucinationAttackConfig(Section):
         mu: Weight of "the rest of the image stays unchanged".
         steps, step_size, random_start: PGD. n_random: random-noise draws of the baseline.
         models: Run on these models only (``None``: every model).
+        too_small: A box smaller than the feature is a config ``error`` or ``skip``-ped.
     """
 
     eta: Budgets
@@ -305,16 +306,16 @@ class HallucinationAttackConfig(Section):
     random_start: StrictBool = True
     n_random: Count = 2
     models: list_of(Text) | None = None
+    too_small: choice(("error", "skip")) = "error"
 
 
 def hallucination_batch_groups(section, model_name, targets, boxes) -> list[BatchGroup]:
     """One batch per (model, slice): every box x eta; region target only."""
     if "region" not in targets or (section.models is not None and model_name not in section.models):
         return []
-    check_boxes_fit(section.size, boxes["region"], "hallucination")
     units = tuple(
         UnitSpec("l2", "region", float(e), bi, box)
-        for bi, box in boxes["region"]
+        for bi, box in boxes_that_fit(section, boxes["region"], "hallucination")
         for e in section.eta
     )
     return [BatchGroup("hallucination-l2/region", units)]
