@@ -222,3 +222,90 @@ def test_config_errors_name_the_key():
     only = FeatureAttackConfig(contrast=(10.0,), size=5, models=["unet"])
     assert feature_batch_groups(only, "varnet", ["region"], boxes) == []
     assert len(feature_batch_groups(only, "unet", ["region"], boxes)[0].units) == 2
+
+
+def _real_run_config(out: str, data: str) -> dict:
+    import test_experiments_fakes as fakes
+
+    cfg = fakes.real_config_dict(out, data)
+    cfg["attacks"] = {
+        "feature": {"contrast": [0, 30], "size": 3, "steps": 2, "n_random": 1},
+        "hallucination": {"eta": [0, 2], "size": 3, "steps": 2, "n_random": 1},
+    }
+    cfg["targets"] = ["region"]
+    cfg["arrays"] = "all"
+    return cfg
+
+
+def test_runner_resumes_reports_and_declares_every_column(tmp_path, monkeypatch):
+    """Both threat models through the generic executor: declared columns, zero budget = clean,
+    an interrupted run resumed equals a run in one go, and the report has their pieces."""
+    import pandas as pd
+
+    from advrecon.experiments import schema
+    from advrecon.experiments.config import parse_config
+    from advrecon.experiments.runner import run_experiment
+    from advrecon.report.html import make_report
+
+    monkeypatch.chdir(tmp_path)
+    one = run_experiment(parse_config(_real_run_config("a", "data")), progress=False)
+    df = pd.read_csv(one.run_dir / "results.csv")
+    assert set(df["attack"]) == {"feature", "hallucination"} and one.complete
+    assert all(schema.column(c) is not None for c in df.columns), set(df.columns) - set(
+        schema.COLUMNS
+    )
+    zero = df[df["budget"] == 0]
+    assert (zero["adv_ssim"] == zero["clean_ssim"]).all()
+    live = df[(df["attack"] == "feature") & (df["budget"] > 0)]
+    assert live["feature_recovered"].notna().all() and live["feature_cnr"].notna().all()
+    cfg = parse_config(_real_run_config("b", "data"))
+    part = run_experiment(cfg, progress=False, max_units=3)
+    assert not part.complete
+    rest = run_experiment(cfg, progress=False)
+    assert rest.complete
+    got = pd.read_csv(rest.run_dir / "results.csv").sort_values("unit_id").reset_index(drop=True)
+    want = df.sort_values("unit_id").reset_index(drop=True)
+    cols = [c for c in want.columns if not c.startswith("time_") and c != "config_hash"]
+    cols = [c for c in cols if c not in ("arrays_file",)]
+    pd.testing.assert_frame_equal(got[cols], want[cols], rtol=1e-5, atol=1e-7)
+    html = make_report(one.run_dir)
+    figs = html.parent / "figures"
+    assert (figs / "fig_features.png").is_file()
+    assert (figs / "panel_feature_worst.png").is_file()
+    assert (figs / "panel_hallucination_worst.png").is_file()
+    md = (html.parent / "findings.md").read_text()
+    assert "Missing features" in md and "Hallucinations" in md
+
+
+def test_feature_findings_follow_the_table():
+    import pandas as pd
+
+    from advrecon.report.features import feature_findings
+
+    rows = []
+    for s in range(4):
+        rows.append(dict(attack="feature", model="u", acceleration=4, budget=25.0, file="f",
+                         slice=s, feature_recovered=0.2 + 0.01 * s, rand_feature_recovered=0.6,
+                         feature_cnr=1.0 + 0.1 * s))  # fmt: skip
+        rows.append(dict(attack="hallucination", model="u", acceleration=4, budget=1.0, file="f",
+                         slice=s, halluc_recovered=0.1 + 0.01 * s, rand_halluc_recovered=0.0,
+                         halluc_cnr=8.0 + s))  # fmt: skip
+    got = {f.key: f.verdict for f in feature_findings(pd.DataFrame(rows))}
+    assert got == {
+        "feature_missing": "holds",
+        "feature_visible": "does not hold",
+        "hallucination_appears": "holds",
+        "hallucination_visible": "holds",
+    }
+    noise_only = pd.DataFrame([dict(attack="noise", model="u", acceleration=4, budget=1.0)])
+    assert feature_findings(noise_only) == []
+
+
+def test_shipped_feature_configs_parse():
+    from advrecon.experiments.config import load_config
+
+    root = Path(__file__).resolve().parents[1] / "configs"
+    feats = load_config(root / "features.yaml", check_paths=False, device="cpu")
+    assert set(feats.attacks.configured()) == {"feature", "hallucination"}
+    demo = load_config(root / "demo.yaml", check_paths=False)
+    assert demo.attacks.feature.models == ("unet",) and demo.attacks.hallucination.eta == (1.0,)
