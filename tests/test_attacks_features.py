@@ -309,3 +309,37 @@ def test_shipped_feature_configs_parse():
     assert set(feats.attacks.configured()) == {"feature", "hallucination"}
     demo = load_config(root / "demo.yaml", check_paths=False)
     assert demo.attacks.feature.models == ("unet",) and demo.attacks.hallucination.eta == (1.0,)
+
+
+@pytest.mark.slow
+def test_two_gloo_ranks_equal_single_process(tmp_path):
+    """``torchrun -m advrecon run`` with both threat models: merged table == one process."""
+    import os
+    import subprocess
+
+    import pandas as pd
+    import test_experiments_fakes as fakes
+    import yaml
+
+    from advrecon.cli import main
+    from advrecon.experiments.config import parse_config
+
+    tables = {}
+    for name in ("single", "multi"):
+        cfg = _real_run_config(str(tmp_path / name), str(tmp_path / "data"))
+        cfg["attacks"]["feature"].update(contrast=[30], steps=1)
+        cfg["attacks"]["hallucination"].update(eta=[2], steps=1)
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        if name == "single":
+            assert main(["run", str(path), "--no-progress"]) == 0
+        else:
+            env = {**os.environ, "PYTHONPATH": fakes.child_pythonpath(), "OMP_NUM_THREADS": "1"}
+            cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2"]
+            cmd += ["--standalone", "-m", "advrecon", "run", str(path), "--no-progress"]
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+            assert proc.returncode == 0, proc.stderr[-2000:]
+        df = pd.read_csv(parse_config(cfg).run_dir() / "results.csv")
+        tables[name] = df.drop(columns=[c for c in df.columns if c.startswith("time_")])
+    assert set(tables["single"]["attack"]) == {"feature", "hallucination"}
+    pd.testing.assert_frame_equal(tables["multi"], tables["single"])
