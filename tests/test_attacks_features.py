@@ -210,6 +210,9 @@ def test_config_errors_name_the_key():
     bad = fakes.tiny_config_dict("o", attacks={"hallucination": {"eta": [1], "size": 0}})
     with pytest.raises(ConfigError, match=r"^attacks\.hallucination\.size: "):
         parse_config(bad)
+    bad = fakes.tiny_config_dict("o", attacks={"feature": {"contrast": [1], "models": ["vnet"]}})
+    with pytest.raises(ConfigError, match=r"^attacks\.feature\.models\[0\]: no model named 'vnet'"):
+        parse_config(bad)
     section = FeatureAttackConfig(contrast=(10.0,), size=9)
     boxes = {"region": [(0, Box(0, 0, 8, 20))], "image": []}
     with pytest.raises(ConfigError, match=r"^attacks\.feature\.size: a 9 px feature does not fit"):

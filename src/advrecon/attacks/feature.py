@@ -145,7 +145,10 @@ class FeatureInsertion:
     def project(self, q: torch.Tensor) -> torch.Tensor:
         """Clip to ``[0, bound]`` on the shape, then lift to ``sum >= floor`` (bisection)."""
         b = self.bound.view(-1, 1, 1).to(q.dtype)
-        clip = lambda t: torch.minimum(torch.clamp(q + t, min=0.0), b) * self.shape  # noqa: E731
+
+        def clip(tau: torch.Tensor) -> torch.Tensor:
+            return torch.minimum(torch.clamp(q + tau, min=0.0), b) * self.shape
+
         lo = torch.zeros_like(b)
         hi = b.clone()
         short = clip(lo).sum((1, 2)) < self.floor.to(q.dtype)
@@ -214,6 +217,19 @@ class FeatureResult:
     columns: dict[str, torch.Tensor]
     settings: dict
 
+    @classmethod
+    def from_parts(cls, parts: list[dict], items, index, settings: dict) -> FeatureResult:
+        """Concatenate chunk results (``target``, ``clean``, ``adversarial``, ``feature``,
+        ``control`` images, ``trace``, ``cols``) on the CPU."""
+        keys = ("target", "clean", "adversarial", "feature", "control")
+        img = {k: torch.cat([p[k].detach().float().cpu() for p in parts]) for k in keys}
+        cols = {
+            k: torch.cat([p["cols"][k].detach().cpu() for p in parts]) for k in parts[0]["cols"]
+        }
+        trace = torch.cat([p["trace"].cpu() for p in parts])
+        return cls(**img, boxes=list(items), item_index=index, trace=trace, columns=cols,
+                   settings=settings)  # fmt: skip
+
     def to_rows(self) -> list[dict]:
         """One flat row per item."""
         rows = []
@@ -227,31 +243,51 @@ class FeatureResult:
         return rows
 
 
-def _chunk_attack(threat: FeatureInsertion, boxes, gens, opts, x, regions, full, dr, sig, mean):
+@dataclass(frozen=True)
+class _Items:
+    """How a chunk's items are scored: boxes, target ``X`` ``(n, h, w)``, box and whole-image
+    regions, data range, thermal noise std of the image and mean box intensity (``(n,)``)."""
+
+    boxes: list[Box]
+    target: torch.Tensor
+    regions: Any
+    full: Any
+    data_range: torch.Tensor
+    sigma: torch.Tensor
+    mean: torch.Tensor
+
+    def take(self, js: torch.Tensor) -> _Items:
+        rows, d = js.tolist(), js.to(self.target.device)
+        return _Items(
+            [self.boxes[j] for j in rows], self.target[d], self.regions.take(rows),
+            self.full.take(rows), self.data_range[d], self.sigma[d], self.mean[d],
+        )  # fmt: skip
+
+
+def _chunk_attack(threat: FeatureInsertion, items: _Items, gens, opts) -> dict:
     """Search, baseline and evaluation of one chunk of items."""
-    n = len(boxes)
     q, adv, trace, best_step = _descend(threat, opts["steps"], opts["step_size"])
+    it = items
     with torch.no_grad():
         f = threat.feature(q)
         xf = threat.target(q)
-        cols = evaluate({"clean": threat.clean}, x, regions, full, dr)
-        cols.update(evaluate({"adv": adv}, xf, regions, full, dr))
-        cols.update(ft.measures("feature", "", adv, threat.clean, f, sig, mean))
+        cols = evaluate({"clean": threat.clean}, it.target, it.regions, it.full, it.data_range)
+        cols.update(evaluate({"adv": adv}, xf, it.regions, it.full, it.data_range))
+        cols.update(ft.measures("feature", "", adv, threat.clean, f, it.sigma, it.mean))
         cols["feature_recovered_start"] = trace[:, 0]
-        cols["feature_fill"] = q.double().sum((1, 2)) / (
-            threat.bound.double() * threat.shape.sum()
-        ).clamp_min(1e-300)
+        area = threat.bound.double() * threat.shape.sum()
+        cols["feature_fill"] = q.double().sum((1, 2)) / area.clamp_min(1e-300)
         cols["best_step"] = best_step
-        cols.update(_random_positions(threat, q, boxes, gens, opts, regions, full, dr, sig, mean))
+        cols.update(_random_positions(threat, q, items, gens, opts))
         inactive = ~threat.active
         for k in [k for k in cols if "feature" in k]:  # no feature: nothing to measure
             cols[k] = torch.where(inactive.to(cols[k].device), torch.nan, cols[k].double())
-    return dict(xf=xf, adv=adv, f=f, trace=trace, cols=cols, n=n)
+    return dict(target=xf, adversarial=adv, feature=f, trace=trace, cols=cols)
 
 
-def _random_positions(threat, q, boxes, gens, opts, regions, full, dr, sig, mean) -> dict:
+def _random_positions(threat: FeatureInsertion, q, items: _Items, gens, opts) -> dict:
     """The optimised feature at ``n_random`` random positions per item (means over draws)."""
-    n, n_random = len(boxes), opts["n_random"]
+    n, n_random = len(items.boxes), opts["n_random"]
     names = ("rand_feature_recovered", "rand_feature_cnr", "rand_feature_contrast_percent")
     if n_random == 0:
         out = nan_columns(("rand_mean",), n, q.device)
@@ -260,15 +296,14 @@ def _random_positions(threat, q, boxes, gens, opts, regions, full, dr, sig, mean
     pairs = [j for j in range(n) for _ in range(n_random)]
     for r in chunk_ranges(len(pairs), opts["chunk_size"] or n):
         js = torch.tensor([pairs[p] for p in r], dtype=torch.long)
-        pos = ft.random_positions([boxes[j] for j in js], q.shape[-1], [gens[j] for j in js])
+        sub_items = items.take(js)
+        pos = ft.random_positions(sub_items.boxes, q.shape[-1], [gens[j] for j in js])
         sub = threat.take(js).at(pos)
-        img, f = sub.reconstruct(q[js.to(q.device)])
-        xf = sub.target(q[js.to(q.device)])
-        d = js.to(q.device)
-        m = evaluate(
-            {"rand_mean": img}, xf, regions.take(js.tolist()), full.take(js.tolist()), dr[d]
-        )
-        m.update(ft.measures("feature", "rand_", img, sub.clean, f, sig[d], mean[d]))
+        qs = q[js.to(q.device)]
+        img, f = sub.reconstruct(qs)
+        it = sub_items
+        m = evaluate({"rand_mean": img}, sub.target(qs), it.regions, it.full, it.data_range)
+        m.update(ft.measures("feature", "rand_", img, sub.clean, f, it.sigma, it.mean))
         for k, v in m.items():
             vals.setdefault(k, []).append(v.double())
     return {k: torch.cat(v).reshape(n, n_random).mean(1) for k, v in vals.items()}
@@ -329,7 +364,10 @@ def feature_attack(
     if not step_size > 0:
         raise AdvreconError(f"step_size must be > 0, got {step_size}")
     steps, n_random = check_count("steps", steps), check_count("n_random", n_random)
-    c = torch.as_tensor(contrast, dtype=torch.float64).reshape(-1).expand(B).clone()
+    c = torch.as_tensor(contrast, dtype=torch.float64).detach().cpu().reshape(-1)
+    if c.numel() not in (1, B):
+        raise AdvreconError(f"contrast must be a number or one per slice ({B}), got {c.numel()}")
+    c = c.expand(B).clone()
     if not torch.isfinite(c).all() or (c < 0).any():
         raise AdvreconError(f"contrast must be finite and >= 0, got {c.tolist()}")
     size_hw = recon_size_of(recon, recon_size)
@@ -362,23 +400,20 @@ def feature_attack(
                 float(min_fill) * bound * shape_t.sum(), POLARITY[polarity], clean,
             )  # fmt: skip
             gens = [torch.Generator(device=dev).manual_seed(int(seeds[i])) for i in r]
-            regions = make_regions(bx, size_hw, device=dev)
-            full = make_regions([Box.full(size_hw)] * len(bx), size_hw, device=dev)
-            part = _chunk_attack(threat, bx, gens, opts, x[d], regions, full, dr[d], sig[d], mean)
+            scoring = _Items(
+                list(bx), x[d], make_regions(bx, size_hw, device=dev),
+                make_regions([Box.full(size_hw)] * len(bx), size_hw, device=dev), dr[d], sig[d],
+                mean,
+            )  # fmt: skip
+            part = _chunk_attack(threat, scoring, gens, opts)
             part.update(clean=clean, control=x[d])
             parts.append(part)
-    cat = lambda k: torch.cat([p[k].detach().float().cpu() for p in parts])  # noqa: E731
-    columns = {k: torch.cat([p["cols"][k].detach().cpu() for p in parts]) for k in parts[0]["cols"]}
     settings = dict(
         feature_size_px=int(size), feature_shape=shape, polarity=polarity,
         min_fill=float(min_fill), steps=steps, step_size=float(step_size), n_random=n_random,
         data_range_convention=data_range,
     )  # fmt: skip
-    return FeatureResult(
-        target=cat("xf"), clean=cat("clean"), adversarial=cat("adv"), feature=cat("f"),
-        control=cat("control"), boxes=list(items), item_index=index,
-        trace=torch.cat([p["trace"].cpu() for p in parts]), columns=columns, settings=settings,
-    )  # fmt: skip
+    return FeatureResult.from_parts(parts, items, index, settings)
 
 
 # --------------------------------------------------------------------------------------------

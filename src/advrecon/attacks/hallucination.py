@@ -137,7 +137,7 @@ def _columns(prefix, img, threat: Hallucination, sig, mean) -> dict[str, torch.T
     return cols
 
 
-def _random(threat: Hallucination, gens, opts, sig, mean, dr) -> dict:
+def _random(threat: Hallucination, gens, opts, sig, mean) -> dict:
     """Random noise of the same per-coil norm: mean over ``n_random`` draws per item."""
     n, n_random = len(gens), opts["n_random"]
     if n_random == 0:
@@ -204,7 +204,10 @@ def hallucination_attack(
             f"need contrast > 0, mu >= 0 and step_size > 0, got {contrast}, {mu}, {step_size}"
         )
     steps, n_random = check_count("steps", steps), check_count("n_random", n_random)
-    eta_t = torch.as_tensor(eta, dtype=torch.float64).reshape(-1).expand(B).clone()
+    eta_t = torch.as_tensor(eta, dtype=torch.float64).detach().cpu().reshape(-1)
+    if eta_t.numel() not in (1, B):
+        raise AdvreconError(f"eta must be a number or one per slice ({B}), got {eta_t.numel()}")
+    eta_t = eta_t.expand(B).clone()
     if not torch.isfinite(eta_t).all() or (eta_t < 0).any():
         raise AdvreconError(f"eta must be finite and >= 0, got {eta_t.tolist()}")
     size_hw = recon_size_of(recon, recon_size)
@@ -223,7 +226,7 @@ def hallucination_attack(
     seeds = ft.item_seeds(generator, len(items), 2)
     shape_t = ft.shape_mask(shape, int(size), kspace.real.dtype, dev)
     search = ProjectedGradient(steps, float(step_size), "l2", "mse")
-    opts = dict(n_random=n_random, chunk_size=chunk_size)
+    opts = dict(n_random=n_random, chunk_size=chunk_size, random_start=random_start)
     parts = []
     with frozen(recon):
         for r in chunk_ranges(len(items), chunk_size):
@@ -246,38 +249,38 @@ def hallucination_attack(
                 tuple(torch.Generator(device=dev).manual_seed(int(seeds[i, s])) for s in (0, 1))
                 for i in r
             ]
-            z0 = (
-                threat.draw([g[0] for g in gens])
-                if random_start
-                else torch.zeros_like(noise.kspace)
-            )
-            z, adv, trace, _ = search.run_active(threat, z0, clean)
-            with torch.no_grad():
-                res = evaluate({"clean": clean, "adv": adv}, x[d], regions, full, dr[d])
-                control = noise.control(z)
-                res.update(evaluate({"control": control}, x[d], regions, full, dr[d]))
-                res.update(_columns("", adv, threat, sig[d], mean))
-                res.update(_random(threat, [g[1] for g in gens], opts, sig[d], mean, dr[d]))
-                res["noise_to_thermal"] = noise_to_thermal_ratio(z, sigma_k[d], cols)
-                e = 100 * eta_t[idx].to(dev)
-                gain = res["halluc_contrast_percent"] / e.clamp_min(1e-300)
-                res["halluc_gain"] = torch.where(e > 0, gain, torch.nan)
-                res["objective_clean"], res["objective_adv"] = trace[:, 0], trace.amax(1)
-            parts.append(dict(x=x[d], clean=clean, adv=adv, f=feature, control=control, trace=trace,
-                              cols=res))  # fmt: skip
-    cat = lambda k: torch.cat([p[k].detach().float().cpu() for p in parts])  # noqa: E731
-    columns = {k: torch.cat([p["cols"][k].detach().cpu() for p in parts]) for k in parts[0]["cols"]}
+            part = _attack_chunk(threat, search, gens, opts, sig[d], mean, sigma_k[d])
+            e = 100 * eta_t[idx].to(dev)
+            gain = part["cols"]["halluc_contrast_percent"] / e.clamp_min(1e-300)
+            part["cols"]["halluc_gain"] = torch.where(e > 0, gain, torch.nan)
+            parts.append(part)
     settings = dict(
         feature_size_px=int(size), feature_shape=shape, halluc_contrast_target=100.0 * contrast,
         mu=float(mu), steps=steps, step_size=float(step_size), random_start=bool(random_start),
         n_random=n_random, data_range_convention=data_range,
     )  # fmt: skip
-    return FeatureResult(
-        target=cat("x"), clean=cat("clean"), adversarial=cat("adv"), feature=cat("f"),
-        control=cat("control"), boxes=list(items), item_index=index,
-        trace=torch.cat([p["trace"].cpu() for p in parts]),
-        columns=columns, settings=settings,
-    )  # fmt: skip
+    return FeatureResult.from_parts(parts, items, index, settings)
+
+
+def _attack_chunk(threat: Hallucination, search, gens, opts, sig, mean, sigma_k) -> dict:
+    """Search, then evaluate clean / adversarial / random / control on one chunk of items."""
+    noise, clean = threat.noise, threat.clean
+    if opts["random_start"]:
+        z0 = threat.draw([g[0] for g in gens])
+    else:
+        z0 = torch.zeros_like(noise.kspace)
+    z, adv, trace, _ = search.run_active(threat, z0, clean)
+    with torch.no_grad():
+        x, reg, full, dr = noise.target, noise.regions, noise.full, noise.data_range
+        res = evaluate({"clean": clean, "adv": adv}, x, reg, full, dr)
+        control = noise.control(z)
+        res.update(evaluate({"control": control}, x, reg, full, dr))
+        res.update(_columns("", adv, threat, sig, mean))
+        res.update(_random(threat, [g[1] for g in gens], opts, sig, mean))
+        res["noise_to_thermal"] = noise_to_thermal_ratio(z, sigma_k, noise.support)
+        res["objective_clean"], res["objective_adv"] = trace[:, 0], trace.amax(1)
+    return dict(target=x, clean=clean, adversarial=adv, feature=threat.feature, control=control,
+                trace=trace, cols=res)  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------
