@@ -6,6 +6,9 @@
   alone (11 forwards, 10 backwards). Target: <= 1.05.
 * Rotation: time per evaluated angle divided by the model's forward time at the same batch
   size (target <= 1.05): the overhead of rotations, FFTs, back-rotation and metrics.
+* Missing / hallucinated features: wall time of a 10-step ``feature_attack`` /
+  ``hallucination_attack`` (no random baseline) divided by 10 x (forward + backward); both also
+  evaluate the clean reconstruction and the metrics (target: <= 1.3).
 * ``--gpu`` (CUDA only): batched versus one-at-a-time angles and budgets.
 
 The model is the demo VarNet preset (random weights) from ``advrecon.models.checkpoints`` when
@@ -25,6 +28,8 @@ import torch
 from torch import nn
 
 from advrecon.attacks import noise_attack, rotation_attack
+from advrecon.attacks.feature import feature_attack
+from advrecon.attacks.hallucination import hallucination_attack
 from advrecon.attacks.noise import KspaceNoise
 from advrecon.attacks.objectives import data_range, make_regions
 from advrecon.attacks.search import ProjectedGradient
@@ -120,6 +125,24 @@ def bench_pgd(model, k, mask, nlf, size, repeats, device):
     )
 
 
+def bench_features(model, k, mask, nlf, size, repeats, device):
+    box = [Box(size[1] // 4, size[0] // 4, size[1] // 2, size[0] // 2)] * k.shape[0]
+
+    def fwd_bwd():
+        z = torch.zeros_like(k, requires_grad=True)
+        model((k + z) * mask, mask, nlf).sum().backward()
+
+    fwd_bwd()  # warm-up
+    t_step = timed(fwd_bwd, repeats, device)
+    kw = dict(steps=10, n_random=0, generator=0)
+    for name, fn, budget in (
+        ("feature_attack", feature_attack, 0.25),
+        ("hallucination_attack", hallucination_attack, 0.01),
+    ):
+        t = timed(lambda fn=fn, b=budget: fn(model, k, mask, nlf, box, b, **kw), repeats, device)
+        print(f"  {name + ' (10 steps):':27s}{t * 1e3:9.1f} ms  ratio {t / (10 * t_step):.3f}")
+
+
 def bench_rotation(model, k, mask, nlf, size, chunk, repeats, device, interpolation):
     kk = k[:1]
     boxes = [[Box(0, 0, size[1], size[0]), Box(size[1] // 4, size[0] // 4, 8, 8)]]
@@ -191,6 +214,8 @@ def main() -> None:
     print("Rotation sweep:")
     for interp in ("paper", "fourier"):
         bench_rotation(model, k, mask, nlf, size, args.chunk, args.repeats, device, interp)
+    print("Missing / hallucinated features:")
+    bench_features(model, k, mask, nlf, size, args.repeats, device)
     if args.gpu:
         if device.type != "cuda":
             print("--gpu: CUDA is not available, skipped")
