@@ -252,7 +252,7 @@ def _html(run, prog, found, figs, pans, tables) -> str:
             h.append(f"<h3>{html.escape(name)}</h3>{_img(path)}")
     h.append(
         "<h2>Summary tables</h2><p>mean [95% CI] over slices (one slice: mean and n, no "
-        "interval); columns: budget (eta % or theta_max degrees).</p>"
+        "interval); columns: budget (eta %, theta_max degrees, feature contrast %).</p>"
     )
     for name, t in tables.items():
         if "budget" in t.columns:
