@@ -158,6 +158,20 @@ def test_hallucination_appears_more_than_random_noise():
         assert r["halluc_contrast_percent"] > 0
 
 
+def test_hallucination_stays_in_the_per_coil_budget_and_support():
+    k, m = phantom(), column_mask()
+    eta = torch.tensor([0.05, 0.02])
+    res = hallucination_attack(
+        TinyNet(), k, m, 4, BOXES, eta, size=4, steps=3, padding=(2, 22), generator=2
+    )
+    z = res.perturbation
+    knorm = torch.linalg.vector_norm(k.to(torch.complex128), dim=(-2, -1))[res.item_index]
+    znorm = torch.linalg.vector_norm(z.to(torch.complex128), dim=(-2, -1))
+    budget = eta.double()[res.item_index][:, None] * knorm
+    assert (znorm <= budget * (1 + 1e-6)).all() and (znorm > 0.5 * budget).all()
+    assert z[..., :2].abs().max() == 0 and z[..., 22:].abs().max() == 0
+
+
 def test_hallucination_projection_is_the_noise_one():
     """The per-coil budget: the returned perturbation satisfies ||z_i|| <= eta ||k_i||."""
     from advrecon.attacks.hallucination import Hallucination

@@ -203,7 +203,7 @@ class FeatureResult:
         target: ``(N, h, w)`` fully sampled with the optimised feature; clean: reconstruction
         without feature; adversarial: with the optimised feature; feature: ``F`` ``(N, h, w)``;
         control: fully sampled without feature; boxes, item_index, trace ``(N, steps + 1)``;
-        columns: ``name -> (N,)`` row columns.
+        columns: ``name -> (N,)`` row columns; perturbation: the hallucination's ``z``.
     """
 
     target: torch.Tensor
@@ -216,6 +216,7 @@ class FeatureResult:
     trace: torch.Tensor
     columns: dict[str, torch.Tensor]
     settings: dict
+    perturbation: torch.Tensor | None = None  # hallucination: z (N, C, H, W); feature: None
 
     @classmethod
     def from_parts(cls, parts: list[dict], items, index, settings: dict) -> FeatureResult:
@@ -227,8 +228,9 @@ class FeatureResult:
             k: torch.cat([p["cols"][k].detach().cpu() for p in parts]) for k in parts[0]["cols"]
         }
         trace = torch.cat([p["trace"].cpu() for p in parts])
+        z = torch.cat([p["z"].detach().cpu() for p in parts]) if "z" in parts[0] else None
         return cls(**img, boxes=list(items), item_index=index, trace=trace, columns=cols,
-                   settings=settings)  # fmt: skip
+                   settings=settings, perturbation=z)  # fmt: skip
 
     def to_rows(self) -> list[dict]:
         """One flat row per item."""

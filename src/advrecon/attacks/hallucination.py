@@ -280,7 +280,7 @@ def _attack_chunk(threat: Hallucination, search, gens, opts, sig, mean, sigma_k)
         res["noise_to_thermal"] = noise_to_thermal_ratio(z, sigma_k, noise.support)
         res["objective_clean"], res["objective_adv"] = trace[:, 0], trace.amax(1)
     return dict(target=x, clean=clean, adversarial=adv, feature=threat.feature, control=control,
-                trace=trace, cols=res)  # fmt: skip
+                trace=trace, cols=res, z=z)  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------
