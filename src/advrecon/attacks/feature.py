@@ -166,6 +166,24 @@ class FeatureInsertion:
         return self.bound.view(-1, 1, 1).to(self.shape.dtype) * self.shape
 
 
+def _descend_active(threat: FeatureInsertion, steps: int, step_size: float):
+    """:func:`_descend` on the items with a feature; the others (zero contrast) cost nothing:
+    ``q = 0``, the clean reconstruction, a NaN trace."""
+    active = threat.active
+    if bool(active.all()):
+        return _descend(threat, steps, step_size)
+    n, dev = len(active), threat.clean.device
+    q, img = threat.start(), threat.clean.clone()
+    trace = torch.full((n, steps + 1), torch.nan, dtype=torch.float64, device=dev)
+    best_step = torch.zeros(n, dtype=torch.long, device=dev)
+    idx = torch.nonzero(active).flatten()
+    if idx.numel():
+        q[idx], img[idx], trace[idx], best_step[idx] = _descend(
+            threat.take(idx.cpu()), steps, step_size
+        )
+    return q, img, trace, best_step
+
+
 def _descend(threat: FeatureInsertion, steps: int, step_size: float):
     """Signed-gradient descent of the recovered fraction; ``(q, image, trace, best_step)``."""
     q = threat.start()
@@ -268,7 +286,7 @@ class _Items:
 
 def _chunk_attack(threat: FeatureInsertion, items: _Items, gens, opts) -> dict:
     """Search, baseline and evaluation of one chunk of items."""
-    q, adv, trace, best_step = _descend(threat, opts["steps"], opts["step_size"])
+    q, adv, trace, best_step = _descend_active(threat, opts["steps"], opts["step_size"])
     it = items
     with torch.no_grad():
         f = threat.feature(q)
