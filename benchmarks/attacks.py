@@ -14,6 +14,9 @@
   comparison.
 * Motion: wall time of a 10-step ``motion_attack`` (4 shots, no baselines) divided by 10 x (one
   forward + backward), coils moving and fixed: the overhead of moving every shot's object.
+* Missing / hallucinated features: wall time of a 10-step ``feature_attack`` /
+  ``hallucination_attack`` (no random baseline) divided by 10 x (forward + backward); both also
+  evaluate the clean reconstruction and the metrics (target: <= 1.3).
 * ``--gpu`` (CUDA only): batched versus one-at-a-time angles and budgets.
 
 The model is the demo VarNet preset (random weights) from ``advrecon.models.checkpoints`` when
@@ -33,6 +36,8 @@ import torch
 from torch import nn
 
 from advrecon.attacks import motion_attack, noise_attack, rotation_attack
+from advrecon.attacks.feature import feature_attack
+from advrecon.attacks.hallucination import hallucination_attack
 from advrecon.attacks.noise import KspaceNoise
 from advrecon.attacks.objectives import data_range, error_maps, make_regions, reduce_maps
 from advrecon.attacks.rotation import Rotation, _default_block, _pairs_per_pass
@@ -127,6 +132,24 @@ def bench_pgd(model, k, mask, nlf, size, repeats, device):
     print(
         f"  PGD loop only:             {t_loop * 1e3:9.1f} ms  ratio {t_loop / (10 * t_step):.3f}"
     )
+
+
+def bench_features(model, k, mask, nlf, size, repeats, device):
+    box = [Box(size[1] // 4, size[0] // 4, size[1] // 2, size[0] // 2)] * k.shape[0]
+
+    def fwd_bwd():
+        z = torch.zeros_like(k, requires_grad=True)
+        model((k + z) * mask, mask, nlf).sum().backward()
+
+    fwd_bwd()  # warm-up
+    t_step = timed(fwd_bwd, repeats, device)
+    kw = dict(steps=10, n_random=0, generator=0)
+    for name, fn, budget in (
+        ("feature_attack", feature_attack, 0.25),
+        ("hallucination_attack", hallucination_attack, 0.01),
+    ):
+        t = timed(lambda fn=fn, b=budget: fn(model, k, mask, nlf, box, b, **kw), repeats, device)
+        print(f"  {name + ' (10 steps):':27s}{t * 1e3:9.1f} ms  ratio {t / (10 * t_step):.3f}")
 
 
 def per_angle_loop(model, k, mask, nlf, box, angles, interpolation):
@@ -279,6 +302,8 @@ def main() -> None:
                        args.angles)  # fmt: skip
     print("Inter-shot motion:")
     bench_motion(model, k, mask, nlf, size, args.repeats, device)
+    print("Missing / hallucinated features:")
+    bench_features(model, k, mask, nlf, size, args.repeats, device)
     if args.gpu:
         if device.type != "cuda":
             print("--gpu: CUDA is not available, skipped")

@@ -66,7 +66,9 @@ def test_every_declared_column_has_a_known_type_and_the_keys_come_first():
     assert {c.dtype for c in schema.COLUMNS.values()} <= set(_DTYPES)
     assert all(k in schema.COLUMNS for k in schema.KEY_COLUMNS + schema.PROVENANCE_COLUMNS)
     assert not set(schema.DROPPED_ATTACK_FIELDS) & set(schema.COLUMNS)
-    assert set(schema.BUDGET_UNITS) == {"noise", "rotation", "motion"}
+    from advrecon.attacks.registry import threat_models
+
+    assert set(schema.BUDGET_UNITS) == set(threat_models())  # every shipped threat model
 
 
 def test_run_writes_no_synonym_and_saves_control_arrays(tmp_path):

@@ -107,14 +107,18 @@ def test_registered_section_is_validated_with_its_key_path(shift):
     with pytest.raises(ConfigError, match=r"attacks\.shift\.strenght: unknown key; did you mean"):
         parse_config(_config("o", shift={"max_px": [1], "strenght": 2}))
     with pytest.raises(
-        ConfigError, match="configure at least one of 'noise', 'rotation', 'motion' or 'shift'"
+        ConfigError,
+        match="configure at least one of 'noise', 'rotation', 'motion', 'feature', "
+        "'hallucination' or 'shift'",
     ):
         parse_config(_config("o"))
 
 
 def test_unregistered_section_is_an_unknown_key():
     with pytest.raises(
-        ConfigError, match=r"^attacks\.shift: unknown key; allowed: noise, rotation, motion$"
+        ConfigError,
+        match=r"^attacks\.shift: unknown key; allowed: noise, rotation, motion, feature, "
+        r"hallucination$",
     ):
         parse_config(_config("o", shift={"max_px": [1]}))
     with pytest.raises(AdvreconError, match="unknown attack 'shift'"):

@@ -170,7 +170,7 @@ def unit_images(images: dict[str, Any], i: int, box: Box) -> dict[str, Any]:
 
 
 def _entries() -> dict[str, ThreatModel]:
-    from advrecon.attacks import motion, noise, rotation
+    from advrecon.attacks import feature, hallucination, motion, noise, rotation
 
     return {
         "noise": ThreatModel(
@@ -193,6 +193,20 @@ def _entries() -> dict[str, ThreatModel]:
             motion.run_motion_units,
             motion.MotionAttackConfig,
             motion.motion_batch_groups,
+        ),
+        "feature": ThreatModel(
+            "feature",
+            "contrast_percent",
+            feature.run_feature_units,
+            feature.FeatureAttackConfig,
+            feature.feature_batch_groups,
+        ),
+        "hallucination": ThreatModel(
+            "hallucination",
+            "eta_percent",
+            hallucination.run_hallucination_units,
+            hallucination.HallucinationAttackConfig,
+            hallucination.hallucination_batch_groups,
         ),
     }
 
@@ -226,7 +240,7 @@ def register(model: ThreatModel) -> ThreatModel:
 
 def unregister(name: str) -> None:
     """Remove a threat model added with :func:`register` (the shipped ones stay)."""
-    if name in ("noise", "rotation", "motion"):
+    if name in ("noise", "rotation", "motion", "feature", "hallucination"):
         raise AdvreconError(f"the shipped threat model {name!r} cannot be unregistered")
     threat_models().pop(name, None)
 

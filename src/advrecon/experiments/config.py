@@ -521,7 +521,7 @@ class ExperimentConfig(_Section):
 
     @model_validator(mode="after")
     def _models_named_once(self) -> ExperimentConfig:
-        """``(name, acceleration)`` is unique; ``rules_on`` names configured models."""
+        """``(name, acceleration)`` is unique; ``rules_on`` / ``models`` name configured models."""
         seen: set[str] = set()
         for m in self.models:
             if m.key in seen:
@@ -535,6 +535,10 @@ class ExperimentConfig(_Section):
         for i, r in enumerate((tight and tight.models) or ()):
             if r not in names:
                 raise _fail(f"no model named '{r}'", f"attacks.noise.tightness.models[{i}]")
+        for attack, section in self.attacks.configured().items():  # sections with ``models:``
+            for i, r in enumerate(getattr(section, "models", None) or ()):
+                if r not in names:
+                    raise _fail(f"no model named '{r}'", f"attacks.{attack}.models[{i}]")
         return self
 
     @property

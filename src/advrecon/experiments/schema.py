@@ -91,6 +91,8 @@ BUDGET_UNITS = {
     "noise": "percent of each coil's k-space norm (eta)",
     "rotation": "degrees (theta_max: half-width of the angle window)",
     "motion": "degrees (theta_max per shot; the translation bound is motion_t_max_px)",
+    "feature": "percent of the mean target intensity in the box (largest feature amplitude)",
+    "hallucination": "percent of each coil's k-space norm (eta)",
 }
 #: Metrics and their units.
 METRIC_UNITS = {
@@ -180,7 +182,45 @@ _NAMED: dict[str, Column] = {
     "motion_worst_angle_deg": Column(_F, "deg", "largest |theta_s| of the worst motion"),
     "motion_worst_shift_px": Column(_F, "px", "largest |t_s| component of the worst motion"),
     "single_shot": Column(_I, "", "shot moved by the worst single-shot motion (0: none)"),
+    # missing features (feature) and hallucinated features (hallucination)
+    "feature_size_px": Column(_I, "px", "feature diameter (disc, blob) or side / length"),
+    "feature_shape": Column(_S, "", "feature shape: disc, square, blob or line"),
+    "polarity": Column(_S, "", "feature: bright or dark"),
+    "min_fill": Column(_F, "1", "feature: least mass kept, fraction of the uniform feature's"),
+    "feature_fill": Column(_F, "1", "optimised feature's mass / the uniform feature's"),
+    "mu": Column(_F, "1", "hallucination: weight of the rest of the image"),
+    "halluc_contrast_target": Column(_F, "%", "wanted feature amplitude, % of the box mean"),
+    "halluc_gain": Column(_F, "1", "hallucinated contrast (% of box mean) per % of eta"),
 }
+
+
+def _feature_columns() -> dict[str, Column]:
+    """``[rand_]{feature,halluc}_{recovered,cnr,contrast_percent}`` (+ hallucination's rest)."""
+    what = {
+        "feature": (
+            "inserted feature (optimised shape, box centre)",
+            "same feature, random position",
+        ),
+        "halluc": ("hallucinated feature (adversarial noise)", "random noise of the same norm"),
+    }
+    out = {}
+    for name, (adv, rand) in what.items():
+        for prefix, who in (("", adv), ("rand_", f"{rand}, mean over draws")):
+            out[f"{prefix}{name}_recovered"] = Column(
+                _F, "1", f"<recon - clean recon, F> / ||F||^2: {who}"
+            )
+            out[f"{prefix}{name}_cnr"] = Column(
+                _F, "1", f"feature contrast / thermal noise std of the image: {who}"
+            )
+            out[f"{prefix}{name}_contrast_percent"] = Column(
+                _F, "%", f"feature-weighted mean change, % of the box mean: {who}"
+            )
+    for prefix in ("", "rand_"):
+        out[f"{prefix}halluc_rest_percent"] = Column(
+            _F, "%", f"RMS change outside the feature, % of the box mean ({prefix or 'adv'})"
+        )
+    out["feature_recovered_start"] = Column(_F, "1", "recovered fraction of the uniform start")
+    return out
 
 
 def _metric_columns() -> dict[str, Column]:
@@ -193,7 +233,7 @@ def _metric_columns() -> dict[str, Column]:
 
 
 #: Every declared column of ``results.csv``: name -> :class:`Column`.
-COLUMNS: dict[str, Column] = {**_NAMED, **_metric_columns()}
+COLUMNS: dict[str, Column] = {**_NAMED, **_metric_columns(), **_feature_columns()}
 
 #: Fields of an executor's rows that are not written: per-item bookkeeping of the attack and
 #: the attacks' own names for the budget (``budget`` says it once).
@@ -204,6 +244,7 @@ DROPPED_ATTACK_FIELDS = (
     "eta_percent",
     "theta_max",
     "theta_max_deg",
+    "contrast_percent",
 )
 #: Array keys renamed when a unit's arrays are saved (an executor that still says "reference").
 ARRAY_RENAMES = {"reference": "control"}

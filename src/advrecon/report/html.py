@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from advrecon.errors import AdvreconError
-from advrecon.report import figures, findings, panels
+from advrecon.report import features, figures, findings, panels
 from advrecon.report.progress import RunProgress, refuse_partial, run_progress
 from advrecon.report.tables import GROUP, RunData, load_run, summarize
 from advrecon.report.tightness import tightness_line, tightness_table
@@ -49,6 +49,12 @@ def summary_tables(run: RunData) -> dict[str, pd.DataFrame]:
         ("region_ssim_clean", "clean_ssim"),
         ("region_ssim_random", "rand_mean_ssim"),
         ("image_ssim_adversarial", "adv_ssim_full"),
+        ("feature_recovered", "feature_recovered"),
+        ("feature_recovered_random_position", "rand_feature_recovered"),
+        ("feature_cnr", "feature_cnr"),
+        ("hallucination_recovered", "halluc_recovered"),
+        ("hallucination_recovered_random_noise", "rand_halluc_recovered"),
+        ("hallucination_cnr", "halluc_cnr"),
     ):
         if col in df.columns and df[col].notna().any():
             out[name] = summarize(df[df[col].notna()], col, by)
@@ -100,6 +106,9 @@ _CAPTIONS = {
     "fig_motion_budget": "Inter-shot rigid motion - region (left) and whole-image (right) SSIM "
     "vs theta_max per shot: worst-case motion (o, 95% CI), random motion at the same bound (x), "
     "worst single-shot motion (s).",
+    "fig_features": "Missing and hallucinated features - fraction of the feature's energy in "
+    "the reconstruction vs the budget (o: worst case; x: the same feature at a random position / "
+    "random noise of the same norm), mean and 95% CI over slices.",
 }
 
 
@@ -199,14 +208,18 @@ def _build(run: RunData, prog: RunProgress, out: Path) -> None:
     for name, t in tables.items():
         t.to_csv(tab_dir / f"{name}.csv", index=False)
     figs = figures.make_all(run.results, run.curves, fig_dir)
+    fig_feat = features.fig_features(run.results, fig_dir)
+    if fig_feat is not None:
+        figs["fig_features"] = fig_feat
     pans = panels.make_panels(run.results, run.run_dir, fig_dir)
+    pans.update(features.feature_panels(run.results, run.run_dir, fig_dir))
     models = run.config.get("models")
     archs = {
         m.get("name"): m.get("arch")
         for m in (models if isinstance(models, list) else [])
         if isinstance(m, dict)
     }
-    found = findings.evaluate(run.results, archs)
+    found = findings.evaluate(run.results, archs) + features.feature_findings(run.results)
     preamble = [f"**{prog.banner}**"] if prog.partial else []
     tight = tightness_line(run.results)
     md = findings.to_markdown(
@@ -250,7 +263,7 @@ def _html(run, prog, found, figs, pans, tables) -> str:
             h.append(f"<h3>{html.escape(name)}</h3>{_img(path)}")
     h.append(
         "<h2>Summary tables</h2><p>mean [95% CI] over slices (one slice: mean and n, no "
-        "interval); columns: budget (eta % or theta_max degrees).</p>"
+        "interval); columns: budget (eta %, theta_max degrees, feature contrast %).</p>"
     )
     for name, t in tables.items():
         if {"budget", "mean"} <= set(t.columns):  # the tightness table is shown above
