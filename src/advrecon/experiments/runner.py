@@ -61,6 +61,7 @@ from advrecon.experiments.distributed import (
 )
 from advrecon.experiments.executor import execute_batch
 from advrecon.experiments.loading import default_model_loader, make_mask
+from advrecon.experiments.memory import ChunkPlanner
 from advrecon.experiments.parquet import write_parquet
 from advrecon.experiments.run_loop import Interrupts, Progress, check_finite, progress_files
 from advrecon.experiments.schema import ARRAY_KEYS, ARRAY_RENAMES, CURVE_COLUMNS, KEY_COLUMNS
@@ -578,13 +579,14 @@ def _execute(
     )
     extra = _provenance(run.config, run.info)
     models, slices = _Models(model_loader, run.info.device), _Slices(source)
+    planner = ChunkPlanner(run.config.chunk_size, run.config.memory_limit, run.info.device)
     try:
         for batch in pending:
             if max_units is not None and run.executed >= max_units:
                 break
             ctx = _context(run, batch, models.get(batch), slices.get(batch.ref))
             t0 = time.perf_counter()
-            out = executor(batch, ctx)
+            out = planner.execute(executor, batch, ctx)
             rows = _rows(batch, out, done, extra, time.perf_counter() - t0)
             check_finite(batch, {r["unit_id"]: r for r in rows})
             with interrupts.commit():  # the batch and its count: all or nothing
