@@ -163,3 +163,18 @@ def test_simulated_oom_is_retried_smaller_with_identical_results(tmp_path, caplo
     assert retries and "retrying the batch with chunk_size 4" in retries[0]
     small = _run(tmp_path, "small", 2)
     pd.testing.assert_frame_equal(big.reset_index(drop=True), small.reset_index(drop=True))
+
+
+def test_progress_eta_per_model():
+    from advrecon.experiments.run_loop import ModelEta
+
+    eta = ModelEta({"unet@4x": 10, "varnet@4x": 4})
+    assert eta.eta("unet@4x") is None and "unet@4x ? left" in eta.describe("unet@4x")
+    eta.record("unet@4x", 2, 4.0)  # 2 s per unit, 8 units left
+    assert eta.eta("unet@4x") == pytest.approx(16.0)
+    assert eta.describe("unet@4x") == "unet@4x 16s left; all 16s+?"
+    eta.record("varnet@4x", 1, 60.0)  # 60 s per unit, 3 left: the slow model dominates
+    assert eta.eta("varnet@4x") == pytest.approx(180.0)
+    assert eta.describe("varnet@4x") == "varnet@4x 3m00s left; all 3m16s"
+    eta.record("varnet@4x", 3, 90.0)
+    assert eta.eta("varnet@4x") == 0.0
