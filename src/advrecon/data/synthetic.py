@@ -320,6 +320,8 @@ class VolumePlan:
         lesion_mask: ``(S, h, w)`` float32, union of all lesion coverages (recon frame).
         annotations: fastMRI+ rows (dicts with :data:`ANNOTATION_COLUMNS`, CSV frame).
         fname: File stem, e.g. ``file9000000``.
+        sens: All coil maps ``(S, C, H, W)`` when the volume is one block (kept from the
+            noise-level pass), else ``None`` (computed block by block).
     """
 
     config: SynthConfig
@@ -331,18 +333,28 @@ class VolumePlan:
     lesion_mask: np.ndarray
     annotations: list[dict]
     fname: str
+    sens: np.ndarray | None = None
+
+    def blocks(self) -> Iterator[slice]:
+        """Consecutive slice ranges whose k-space is at most :data:`BLOCK_BYTES` (>= 1 slice)."""
+        S = self.image.shape[0]
+        step = _block_slices(self.config)
+        for start in range(0, S, step):
+            yield slice(start, min(S, start + step))
 
     def slices(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Yield ``(kspace (C, H, W) complex64, target (h, w) float32, sens (C, H, W))`` per slice.
 
-        The noise generator runs through the slices in order, so the values equal one draw of
-        the whole ``(S, C, H, W)`` volume (what earlier versions did).
+        Slices are computed in blocks of a few (:meth:`blocks`: small volumes in one block, a
+        fastMRI-size volume two slices at a time); the noise generator runs through them in
+        order, so the values equal one draw of the whole ``(S, C, H, W)`` volume.
         """
         H, W = self.config.kspace_shape
         gen = torch.Generator().manual_seed(self.noise_seed)
-        for s in range(self.image.shape[0]):
-            sens = self.coils.maps(slice(s, s + 1))[0]
-            kspace = fft2c(torch.from_numpy(sens * self.image[s][None]))
+        for block in self.blocks():
+            sens = self.sens if self.sens is not None else self.coils.maps(block)
+            sens = sens[block] if self.sens is not None else sens
+            kspace = fft2c(torch.from_numpy(sens * self.image[block][:, None]))
             noise = torch.randn(kspace.shape, dtype=torch.complex64, generator=gen)
             kspace = kspace + self.sigma * noise
             if self.config.padding is not None:
@@ -350,9 +362,20 @@ class VolumePlan:
                 kspace[..., :pl] = 0
                 kspace[..., W - pr :] = 0
             kspace = kspace.to(torch.complex64)
-            target = kspace_to_target(kspace[None], self.config.recon_size)[0].numpy()
-            target = target.astype(np.float32)
-            yield kspace.numpy(), target, sens
+            target = kspace_to_target(kspace, self.config.recon_size).numpy().astype(np.float32)
+            kspace_np = kspace.numpy()
+            for i in range(kspace_np.shape[0]):
+                yield kspace_np[i], target[i], sens[i]
+
+
+#: Largest complex64 k-space block (bytes) that :class:`VolumePlan` computes at once.
+BLOCK_BYTES = 64 * 2**20
+
+
+def _block_slices(config: SynthConfig) -> int:
+    """Slices per block: as many as fit :data:`BLOCK_BYTES` of k-space, at least one."""
+    H, W = config.kspace_shape
+    return max(1, BLOCK_BYTES // (8 * config.num_coils * H * W))
 
 
 def _box_rows(vol, fname: str, h: int, study_level: bool) -> list[dict]:
@@ -383,8 +406,8 @@ def _box_rows(vol, fname: str, h: int, study_level: bool) -> list[dict]:
 def plan_volume(config: SynthConfig, index: int, study_level: bool = False) -> VolumePlan:
     """Draw volume ``index`` of a dataset (deterministic in ``(config.seed, index)``).
 
-    Memory is ``O(S * H * W)`` (the object) plus one slice's coil maps and k-space at a time
-    in :meth:`VolumePlan.slices`: a 35-slice fastMRI-knee-size volume fits in a few hundred MB.
+    Memory is ``O(S * H * W)`` (the object) plus one block's coil maps and k-space at a time
+    in :meth:`VolumePlan.slices`: a 35-slice fastMRI-knee-size volume fits in about a GB.
 
     Args:
         config: Dataset settings.
@@ -413,12 +436,14 @@ def plan_volume(config: SynthConfig, index: int, study_level: bool = False) -> V
     image = (mag * np.exp(1j * smooth_phase(rng, (S, H, W)))).astype(np.complex64)
     coils = CoilLayout.draw(rng, C, S, (H, W), (h, w))
 
-    # sigma from the noise-free RSS inside the object, gathered slice by slice (C order, so the
+    # sigma from the noise-free RSS inside the object, gathered block by block (C order, so the
     # same values in the same order as boolean indexing of the whole volume)
-    inside = []
-    for s in range(S):
-        clean = torch.from_numpy(coils.maps(slice(s, s + 1)) * image[s][None, None])
-        inside.append(torch.sqrt((clean.abs() ** 2).sum(1)).numpy()[obj[s][None]])
+    inside, step = [], _block_slices(config)
+    for start in range(0, S, step):
+        block = slice(start, min(S, start + step))
+        sens = coils.maps(block)
+        clean = torch.from_numpy(sens * image[block][:, None])
+        inside.append(torch.sqrt((clean.abs() ** 2).sum(1)).numpy()[obj[block]])
     sigma = float(np.concatenate(inside).mean() / config.snr)
     lesion_mask = np.zeros((S, h, w), np.float32)
     for les in vol.lesions:
@@ -434,6 +459,7 @@ def plan_volume(config: SynthConfig, index: int, study_level: bool = False) -> V
         lesion_mask=lesion_mask,
         annotations=_box_rows(vol, fname, h, study_level),
         fname=fname,
+        sens=sens if step >= S else None,  # one block: keep the maps for the k-space pass
     )
 
 
