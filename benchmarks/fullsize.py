@@ -27,9 +27,9 @@ not counted, so treat it as an order of magnitude. VarNets run with activation
 checkpointing (as ``chunk_size: auto`` turns on when memory is short), which adds about one
 forward pass per step.
 
-    python benchmarks/fullsize.py            # paper + fastmri presets, 2 CPU threads
+    python benchmarks/fullsize.py            # paper + fastmri presets, 1 CPU thread
     python benchmarks/fullsize.py --quick    # smoke run: the paper U-Net only, 1 angle
-    python benchmarks/fullsize.py --threads 1 --angles 5 --knee-csv PATH/knee.csv
+    python benchmarks/fullsize.py --threads 2 --angles 5 --knee-csv PATH/knee.csv
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def _fmt_h(seconds: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: paper U-Net, 1 angle")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--angles", type=int, default=3, help="angles of the measured sweep")
     parser.add_argument("--slices", type=int, default=None, help="annotated slices of the study")
     parser.add_argument("--knee-csv", type=Path, default=KNEE_CSV, help="fastMRI+ knee.csv")
