@@ -73,3 +73,8 @@ def test_fastmri_varnet_state_dict_loads_safely(tmp_path):
     torch.save({"state_dict": model.state_dict(), "hook": Path("x")}, tmp_path / "evil.pt")
     with pytest.raises(InputFileError):
         load_reconstructor(tmp_path / "evil.pt", (320, 320), arch="varnet", preset="fastmri")
+
+
+def test_pretrained_config_sizes_its_batches_itself():
+    cfg = load_config(CONFIG, check_paths=False, device="cpu")
+    assert cfg.chunk_size == "auto" and cfg.memory_limit is None
