@@ -11,7 +11,11 @@ cost does not depend on the weights) a fresh process builds the model, simulates
 * peak RSS (``ru_maxrss``) of the process after everything, and the FLOPs
   (``torch.utils.flop_counter``) of one attack step,
 
-then extrapolates honestly (linear models stated in the output):
+Times are process CPU seconds by default (``--clock cpu``; all threads summed): with one
+thread that is the time on a dedicated core, and it stays meaningful on a machine shared with
+other jobs, where the wall-clock time of a 1-thread process can be many times longer
+(``--clock wall`` prints that instead). Then it extrapolates (linear models, stated in the
+output):
 
 * a 10-step PGD unit = ``pgd1 + 9 * step``;
 * the paper's sweep (theta_max 5, step 0.1: 101 angles) = ``rot / angles * 101``;
@@ -28,6 +32,7 @@ checkpointing (as ``chunk_size: auto`` turns on when memory is short), which add
 forward pass per step.
 
     python benchmarks/fullsize.py            # paper + fastmri presets, 1 CPU thread
+    python benchmarks/fullsize.py --presets paper   # the paper's models only
     python benchmarks/fullsize.py --quick    # smoke run: the paper U-Net only, 1 angle
     python benchmarks/fullsize.py --threads 2 --angles 5 --knee-csv PATH/knee.csv
 """
@@ -35,6 +40,7 @@ forward pass per step.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -51,6 +57,21 @@ GPU_TFLOPS = 0.3 * 67.0
 PAPER_ANGLES = 101
 PGD_STEPS = 10
 MODELS_IN_STUDY = 2  # accelerations per architecture (4x, 8x)
+
+
+class _Clock:
+    """``with clock(name):`` stores wall seconds as ``name_wall`` and process CPU seconds
+    (all threads) as ``name_cpu`` in ``out``."""
+
+    def __init__(self, out: dict) -> None:
+        self.out = out
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        wall, cpu = time.perf_counter(), time.process_time()
+        yield
+        self.out[f"{name}_wall"] = time.perf_counter() - wall
+        self.out[f"{name}_cpu"] = time.process_time() - cpu
 
 
 def _child(spec: dict) -> None:
@@ -81,21 +102,18 @@ def _child(spec: dict) -> None:
     rot = dict(recon_size=(320, 320), generator=0, chunk_size=1)
     common = dict(padding=(19, 353), **rot)
 
-    t0 = time.perf_counter()
-    noise_attack(recon, kspace, mask, nlf, [box], [1.0], steps=1, n_random=0, **common)
-    out["pgd1_s"] = time.perf_counter() - t0
+    clock = _Clock(out)
+    with clock("pgd1"):
+        noise_attack(recon, kspace, mask, nlf, [box], [1.0], steps=1, n_random=0, **common)
 
     x = (kspace * mask).clone().requires_grad_(True)
-    with FlopCounterMode(display=False) as counter:  # small overhead, counted in step_s
-        t0 = time.perf_counter()
+    with FlopCounterMode(display=False) as counter, clock("step"):  # small overhead
         recon(x, mask, nlf).square().sum().backward()
-        out["step_s"] = time.perf_counter() - t0
     out["step_flops"] = counter.get_total_flops()
 
     theta = round((spec["angles"] - 1) / 2 * 0.1, 3)
-    t0 = time.perf_counter()
-    rotation_attack(recon, kspace, mask, nlf, [box], [theta], step=0.1, n_random=0, **rot)
-    out["rot_s"] = time.perf_counter() - t0
+    with clock("rot"):
+        rotation_attack(recon, kspace, mask, nlf, [box], [theta], step=0.1, n_random=0, **rot)
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
 
@@ -146,6 +164,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--angles", type=int, default=3, help="angles of the measured sweep")
     parser.add_argument("--slices", type=int, default=None, help="annotated slices of the study")
+    parser.add_argument(
+        "--presets", default="paper,fastmri", help="comma-separated presets (paper,fastmri)"
+    )
+    parser.add_argument(
+        "--clock",
+        choices=("cpu", "wall"),
+        default="cpu",
+        help="cpu: process CPU seconds (= time on dedicated cores; robust to a loaded machine)",
+    )
     parser.add_argument("--knee-csv", type=Path, default=KNEE_CSV, help="fastMRI+ knee.csv")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -156,14 +183,18 @@ def main(argv: list[str] | None = None) -> int:
         args.angles = 1
     if args.angles < 1 or args.angles % 2 == 0:
         parser.error("--angles must be odd and >= 1 (a symmetric grid around 0)")
+    presets = [p.strip() for p in args.presets.split(",") if p.strip()]
     jobs = (
         [("unet", "paper")]
         if args.quick
-        else [(arch, preset) for preset in ("paper", "fastmri") for arch in ("unet", "varnet")]
+        else [(arch, preset) for preset in presets for arch in ("unet", "varnet")]
     )
     slices, boxes, basis = _study_size(args.slices, args.knee_csv)
     units = 14 * (boxes + 1)
-    print(f"15 x 640 x 368 k-space, 320 x 320 recon, {args.threads} CPU thread(s), random weights")
+    print(
+        f"15 x 640 x 368 k-space, 320 x 320 recon, {args.threads} CPU thread(s), random weights; "
+        f"times in {'process CPU' if args.clock == 'cpu' else 'wall-clock'} seconds"
+    )
     print(
         f"{'model':<16}{'pgd1 s':>8}{'step s':>8}{'rot s':>8}{'RSS0 MB':>9}{'peak MB':>9}"
         f"{'PGD10 s':>9}{'sweep s':>9}{'slice s':>9}{'GFLOP':>8}"
@@ -175,13 +206,15 @@ def main(argv: list[str] | None = None) -> int:
         if "error" in r:
             print(f"{label:<16} ERROR {r['error']}")
             continue
-        pgd10 = r["pgd1_s"] + (PGD_STEPS - 1) * r["step_s"]
-        sweep = r["rot_s"] / args.angles * PAPER_ANGLES
+        c = "cpu" if args.clock == "cpu" else "wall"
+        pgd1, step, rot = r[f"pgd1_{c}"], r[f"step_{c}"], r[f"rot_{c}"]
+        pgd10 = pgd1 + (PGD_STEPS - 1) * step
+        sweep = rot / args.angles * PAPER_ANGLES
         per_slice = units * pgd10 + sweep
         gflop = r["step_flops"] / 1e9
         gpu_slice = (units * PGD_STEPS + PAPER_ANGLES / 3) * gflop / (GPU_TFLOPS * 1e3)
         print(
-            f"{label:<16}{r['pgd1_s']:>8.1f}{r['step_s']:>8.1f}{r['rot_s']:>8.1f}"
+            f"{label:<16}{pgd1:>8.1f}{step:>8.1f}{rot:>8.1f}"
             f"{r['rss_model_mb']:>9.0f}{r['peak_mb']:>9.0f}{pgd10:>9.1f}{sweep:>9.1f}"
             f"{per_slice:>9.0f}{gflop:>8.0f}"
         )
@@ -199,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     for preset, (cpu, gpu) in totals.items():
         print(
             f"paper's study, {preset} presets ({which}, 4x and 8x): {_fmt_h(cpu)} on "
-            f"{args.threads} CPU thread(s) of this machine (measured, extrapolated); about "
+            f"{args.threads} dedicated CPU core(s) of this machine (measured, extrapolated); about "
             f"{_fmt_h(gpu)} on one GPU (ESTIMATE)."
         )
     print(
