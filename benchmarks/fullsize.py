@@ -35,6 +35,7 @@ forward pass per step.
     python benchmarks/fullsize.py --presets paper   # the paper's models only
     python benchmarks/fullsize.py --quick    # smoke run: the paper U-Net only, 1 angle
     python benchmarks/fullsize.py --threads 2 --angles 5 --knee-csv PATH/knee.csv
+    python benchmarks/fullsize.py --device cuda --clock wall --angles 21   # on a GPU
 """
 
 from __future__ import annotations
@@ -63,13 +64,15 @@ class _Clock:
     """``with clock(name):`` stores wall seconds as ``name_wall`` and process CPU seconds
     (all threads) as ``name_cpu`` in ``out``."""
 
-    def __init__(self, out: dict) -> None:
-        self.out = out
+    def __init__(self, out: dict, sync=lambda: None) -> None:
+        self.out, self.sync = out, sync
 
     @contextlib.contextmanager
     def __call__(self, name: str):
+        self.sync()
         wall, cpu = time.perf_counter(), time.process_time()
         yield
+        self.sync()  # GPU work is asynchronous
         self.out[f"{name}_wall"] = time.perf_counter() - wall
         self.out[f"{name}_cpu"] = time.process_time() - cpu
 
@@ -91,18 +94,21 @@ def _child(spec: dict) -> None:
     torch.manual_seed(0)
     cfg = SynthConfig(**GEOMETRIES["fastmri-knee"], num_volumes=1, num_slices=1, seed=1)
     vol = simulate_volume(cfg, 0)
+    device = torch.device(spec["device"])
     kspace = torch.from_numpy(vol.kspace)  # (1, 15, 640, 368)
     mask, nlf = EquispacedFractionMask([0.08], [4])(kspace.shape, seed=0, padding=(19, 353))
+    kspace, mask = kspace.to(device), mask.to(device)
     box = Box(140, 150, 40, 24, "benchmark")
     model = build_model(spec["arch"], spec["preset"])
     if spec["arch"] == "varnet":
         model.set_checkpointing(True)
-    recon = wrap_model(model, (320, 320)).freeze()
+    recon = wrap_model(model, (320, 320)).to(device).freeze()
+    cuda = device.type == "cuda"
     out: dict = {"rss_model_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     rot = dict(recon_size=(320, 320), generator=0, chunk_size=1)
     common = dict(padding=(19, 353), **rot)
 
-    clock = _Clock(out)
+    clock = _Clock(out, (lambda: torch.cuda.synchronize(device)) if cuda else (lambda: None))
     with clock("pgd1"):
         noise_attack(recon, kspace, mask, nlf, [box], [1.0], steps=1, n_random=0, **common)
 
@@ -115,6 +121,8 @@ def _child(spec: dict) -> None:
     with clock("rot"):
         rotation_attack(recon, kspace, mask, nlf, [box], [theta], step=0.1, n_random=0, **rot)
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if cuda:  # the GPU's peak, not the process's
+        out["peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     print(json.dumps(out))
 
 
@@ -162,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: paper U-Net, 1 angle")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument(
+        "--device", default="cpu", help="cpu or cuda[:N] (GPU: use --clock wall; peak = GPU)"
+    )
     parser.add_argument("--angles", type=int, default=3, help="angles of the measured sweep")
     parser.add_argument("--slices", type=int, default=None, help="annotated slices of the study")
     parser.add_argument(
@@ -201,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     totals: dict[str, list[float]] = {}
     for arch, preset in jobs:
-        r = run(dict(arch=arch, preset=preset, threads=args.threads, angles=args.angles))
+        spec = dict(arch=arch, preset=preset, threads=args.threads, angles=args.angles)
+        r = run({**spec, "device": args.device})
         label = f"{arch} {preset}"
         if "error" in r:
             print(f"{label:<16} ERROR {r['error']}")
