@@ -31,6 +31,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -57,6 +58,10 @@ __all__ = [
     "config_from_args",
     "run_from_args",
     "ANNOTATION_COLUMNS",
+    "GEOMETRIES",
+    "CoilLayout",
+    "VolumePlan",
+    "plan_volume",
 ]
 
 ANNOTATION_COLUMNS = ["file", "slice", "study_level", "x", "y", "width", "height", "label"]
@@ -139,6 +144,25 @@ class SynthConfig:
                 raise ConfigError(f"synthetic data config: {message}")
 
 
+#: Named acquisition geometries (``--geometry``): SynthConfig fields that a preset fixes.
+#: ``fastmri-knee`` is the fastMRI multicoil knee geometry: 15 coils, 640 x 368 k-space (2x
+#: readout oversampling), 320 x 320 ``reconstruction_rss``, 140 mm reconstruction FOV, and
+#: zero-filled phase-encode columns at both sides. The padding (19 left, 15 right) gives
+#: the header ``kspace_encoding_step_1`` center 165 and maximum 333, i.e. fastMRI's
+#: ``padding_left = 368 // 2 - 165 = 19`` and ``padding_right = 19 + 334 = 353``; real knee
+#: files vary from file to file, these are representative values.
+GEOMETRIES: dict[str, dict] = {
+    "default": {},
+    "fastmri-knee": {
+        "num_coils": 15,
+        "kspace_shape": (640, 368),
+        "recon_size": (320, 320),
+        "padding": (19, 15),
+        "fov_mm": 140.0,
+    },
+}
+
+
 @dataclass(frozen=True)
 class SyntheticVolume:
     """One simulated volume with its ground truth (for tests and debugging).
@@ -165,6 +189,62 @@ class SyntheticVolume:
     annotations: list[dict]
     sigma: float
     fname: str
+
+
+@dataclass(frozen=True)
+class CoilLayout:
+    """Random draws that define a volume's receive coils (see :func:`coil_sensitivities`).
+
+    Holding the draws lets the maps be evaluated one slice at a time (a 15-coil 640 x 368
+    volume's maps need about 1 GB at once), with the same values as all slices together.
+    """
+
+    shape: tuple[int, int]
+    object_size: tuple[int, int]
+    num_slices: int
+    angle: np.ndarray  # (C,) coil positions on the ring, radians
+    z_coil: np.ndarray  # (C,) out-of-plane offsets, pixels
+    gain: np.ndarray  # (C,) magnitude scale
+    phase: np.ndarray  # (C,) phase offset, radians
+    shading: float = 0.2
+
+    @classmethod
+    def draw(
+        cls,
+        rng: np.random.Generator,
+        num_coils: int,
+        num_slices: int,
+        shape: tuple[int, int],
+        object_size: tuple[int, int],
+        shading: float = 0.2,
+    ) -> CoilLayout:
+        """Draw a layout (the draws :func:`coil_sensitivities` makes, in the same order)."""
+        ang = 2 * np.pi * (np.arange(num_coils) + rng.uniform(-0.2, 0.2, num_coils)) / num_coils
+        ang = ang + rng.uniform(0, 2 * np.pi)
+        z_coil = rng.uniform(-0.25, 0.25, num_coils) * max(object_size)
+        gain = rng.uniform(0.8, 1.2, num_coils)
+        phase = rng.uniform(0, 2 * np.pi, num_coils)
+        return cls(tuple(shape), tuple(object_size), num_slices, ang, z_coil, gain, phase, shading)
+
+    def maps(self, slices: slice = slice(None)) -> np.ndarray:
+        """complex64 ``(S', C, H, W)`` maps of the slices ``slices`` (a Python slice)."""
+        (H, W), (h, w) = self.shape, self.object_size
+        rows = np.arange(H)[None, None, :, None] - (H // 2)
+        cols = np.arange(W)[None, None, None, :] - (W // 2)
+        pr = (0.62 * h * np.sin(self.angle))[None, :, None, None]
+        pc = (0.62 * w * np.cos(self.angle))[None, :, None, None]
+        d0 = 0.3 * max(h, w)
+        slice_pos = (np.arange(self.num_slices) - (self.num_slices - 1) / 2) * 0.03 * max(h, w)
+        z = (self.z_coil[None, :] - slice_pos[slices, None])[:, :, None, None]
+        dr, dc = rows - pr, cols - pc
+        mag = (d0**2 / (dr**2 + dc**2 + z**2 + d0**2)) ** 0.75 * self.gain[None, :, None, None]
+        sens = mag * np.exp(1j * (self.phase[None, :, None, None] - np.arctan2(dr, dc)))
+        sos = np.sqrt((np.abs(sens) ** 2).sum(1, keepdims=True))
+        sens = sens / sos ** (1.0 - self.shading)
+        top, left = (H - h) // 2, (W - w) // 2
+        sos_obj = np.sqrt((np.abs(sens[..., top : top + h, left : left + w]) ** 2).sum(1))
+        sens = sens / sos_obj.mean(axis=(-2, -1))[:, None, None, None]
+        return sens.astype(np.complex64)
 
 
 def coil_sensitivities(
@@ -197,31 +277,7 @@ def coil_sensitivities(
     Returns:
         complex64 ``(S, C, H, W)``.
     """
-    H, W = shape
-    h, w = object_size
-    rows = np.arange(H)[None, None, :, None] - (H // 2)
-    cols = np.arange(W)[None, None, None, :] - (W // 2)
-    ang = 2 * np.pi * (np.arange(num_coils) + rng.uniform(-0.2, 0.2, num_coils)) / num_coils
-    ang = ang + rng.uniform(0, 2 * np.pi)
-    radius_r, radius_c = 0.62 * h, 0.62 * w
-    pr = (radius_r * np.sin(ang))[None, :, None, None]
-    pc = (radius_c * np.cos(ang))[None, :, None, None]
-    d0 = 0.3 * max(h, w)
-    z_coil = rng.uniform(-0.25, 0.25, num_coils) * max(h, w)
-    slice_pos = (np.arange(num_slices) - (num_slices - 1) / 2) * 0.03 * max(h, w)
-    z = (z_coil[None, :] - slice_pos[:, None])[:, :, None, None]
-    dr, dc = rows - pr, cols - pc
-    mag = (d0**2 / (dr**2 + dc**2 + z**2 + d0**2)) ** 0.75 * rng.uniform(0.8, 1.2, num_coils)[
-        None, :, None, None
-    ]
-    phase = rng.uniform(0, 2 * np.pi, num_coils)[None, :, None, None] - np.arctan2(dr, dc)
-    sens = mag * np.exp(1j * phase)
-    sos = np.sqrt((np.abs(sens) ** 2).sum(1, keepdims=True))
-    sens = sens / sos ** (1.0 - shading)
-    top, left = (H - h) // 2, (W - w) // 2
-    sos_obj = np.sqrt((np.abs(sens[..., top : top + h, left : left + w]) ** 2).sum(1))
-    sens = sens / sos_obj.mean(axis=(-2, -1))[:, None, None, None]
-    return sens.astype(np.complex64)
+    return CoilLayout.draw(rng, num_coils, num_slices, shape, object_size, shading).maps()
 
 
 def smooth_phase(rng: np.random.Generator, shape: tuple[int, int, int]) -> np.ndarray:
@@ -250,16 +306,113 @@ def _choose_labels(rng: np.random.Generator, config: SynthConfig) -> list[str]:
     return [names[i] for i in picks]
 
 
-def simulate_volume(config: SynthConfig, index: int, study_level: bool = False) -> SyntheticVolume:
-    """Simulate volume ``index`` of a dataset (deterministic in ``(config.seed, index)``).
+@dataclass(frozen=True)
+class VolumePlan:
+    """Everything of a volume except its k-space, which :meth:`slices` makes one slice at a time.
+
+    Attributes:
+        config: Dataset settings.
+        image: Noise-free complex object ``(S, H, W)`` complex64.
+        object_mask: ``(S, H, W)`` bool, the limb.
+        coils: The coil layout (maps per slice on demand).
+        sigma: Complex per-coil noise std.
+        noise_seed: Seed of the k-space noise generator (drawn slice after slice).
+        lesion_mask: ``(S, h, w)`` float32, union of all lesion coverages (recon frame).
+        annotations: fastMRI+ rows (dicts with :data:`ANNOTATION_COLUMNS`, CSV frame).
+        fname: File stem, e.g. ``file9000000``.
+        sens: All coil maps ``(S, C, H, W)`` when the volume is one block (kept from the
+            noise-level pass), else ``None`` (computed block by block).
+    """
+
+    config: SynthConfig
+    image: np.ndarray
+    object_mask: np.ndarray
+    coils: CoilLayout
+    sigma: float
+    noise_seed: int
+    lesion_mask: np.ndarray
+    annotations: list[dict]
+    fname: str
+    sens: np.ndarray | None = None
+
+    def blocks(self) -> Iterator[slice]:
+        """Consecutive slice ranges whose k-space is at most :data:`BLOCK_BYTES` (>= 1 slice)."""
+        S = self.image.shape[0]
+        step = _block_slices(self.config)
+        for start in range(0, S, step):
+            yield slice(start, min(S, start + step))
+
+    def slices(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Yield ``(kspace (C, H, W) complex64, target (h, w) float32, sens (C, H, W))`` per slice.
+
+        Slices are computed in blocks of a few (:meth:`blocks`: small volumes in one block, a
+        fastMRI-size volume two slices at a time); the noise generator runs through them in
+        order, so the values equal one draw of the whole ``(S, C, H, W)`` volume.
+        """
+        H, W = self.config.kspace_shape
+        gen = torch.Generator().manual_seed(self.noise_seed)
+        for block in self.blocks():
+            sens = self.sens if self.sens is not None else self.coils.maps(block)
+            sens = sens[block] if self.sens is not None else sens
+            kspace = fft2c(torch.from_numpy(sens * self.image[block][:, None]))
+            noise = torch.randn(kspace.shape, dtype=torch.complex64, generator=gen)
+            kspace = kspace + self.sigma * noise
+            if self.config.padding is not None:
+                pl, pr = self.config.padding
+                kspace[..., :pl] = 0
+                kspace[..., W - pr :] = 0
+            kspace = kspace.to(torch.complex64)
+            target = kspace_to_target(kspace, self.config.recon_size).numpy().astype(np.float32)
+            kspace_np = kspace.numpy()
+            for i in range(kspace_np.shape[0]):
+                yield kspace_np[i], target[i], sens[i]
+
+
+#: Largest complex64 k-space block (bytes) that :class:`VolumePlan` computes at once.
+BLOCK_BYTES = 64 * 2**20
+
+
+def _block_slices(config: SynthConfig) -> int:
+    """Slices per block: as many as fit :data:`BLOCK_BYTES` of k-space, at least one."""
+    H, W = config.kspace_shape
+    return max(1, BLOCK_BYTES // (8 * config.num_coils * H * W))
+
+
+def _box_rows(vol, fname: str, h: int, study_level: bool) -> list[dict]:
+    """fastMRI+ CSV rows of the lesions of ``vol`` (boxes in the up/down flipped frame)."""
+    rows: list[dict] = []
+    for les in vol.lesions:
+        for s, (bx, by, bw, bh) in zip(les.slices, les.boxes, strict=True):
+            # fastMRI+ CSV boxes live in the up/down flipped frame
+            rows.append(
+                {
+                    "file": fname,
+                    "slice": s,
+                    "study_level": "No",
+                    "x": bx,
+                    "y": h - by - bh,
+                    "width": bw,
+                    "height": bh,
+                    "label": les.label,
+                }
+            )
+    rows.sort(key=lambda r: (r["slice"], r["label"]))
+    if study_level:
+        empty = dict.fromkeys(("x", "y", "width", "height"))
+        rows.append({"file": fname, "slice": 0, "study_level": "Yes", **empty, "label": "artifact"})
+    return rows
+
+
+def plan_volume(config: SynthConfig, index: int, study_level: bool = False) -> VolumePlan:
+    """Draw volume ``index`` of a dataset (deterministic in ``(config.seed, index)``).
+
+    Memory is ``O(S * H * W)`` (the object) plus one block's coil maps and k-space at a time
+    in :meth:`VolumePlan.slices`: a 35-slice fastMRI-knee-size volume fits in about a GB.
 
     Args:
         config: Dataset settings.
         index: Volume number within the dataset (also selects the file name).
         study_level: Add a study-level CSV row (label ``artifact``) for this volume.
-
-    Returns:
-        :class:`SyntheticVolume` with k-space, target and ground truth.
     """
     rng = np.random.default_rng([config.seed, index])
     S, C = config.num_slices, config.num_coils
@@ -281,65 +434,59 @@ def simulate_volume(config: SynthConfig, index: int, study_level: bool = False) 
     obj = np.zeros((S, H, W), bool)
     obj[:, top : top + h, left : left + w] = vol.object_mask
     image = (mag * np.exp(1j * smooth_phase(rng, (S, H, W)))).astype(np.complex64)
-    sens = coil_sensitivities(rng, C, S, (H, W), (h, w))
+    coils = CoilLayout.draw(rng, C, S, (H, W), (h, w))
 
-    clean = torch.from_numpy(sens * image[:, None])
-    kspace = fft2c(clean)
-    rss_clean = torch.sqrt((clean.abs() ** 2).sum(1)).numpy()
-    sigma = float(rss_clean[obj].mean() / config.snr)
-    gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
-    noise = torch.randn(kspace.shape, dtype=torch.complex64, generator=gen)  # E|n|^2 = 1
-    kspace = kspace + sigma * noise
-    if config.padding is not None:
-        pl, pr = config.padding
-        kspace[..., :pl] = 0
-        kspace[..., W - pr :] = 0
-    kspace = kspace.to(torch.complex64)
-    target = kspace_to_target(kspace, (h, w)).numpy().astype(np.float32)
-
-    fname = f"file{config.first_file_id + index:07d}"
-    rows: list[dict] = []
+    # sigma from the noise-free RSS inside the object, gathered block by block (C order, so the
+    # same values in the same order as boolean indexing of the whole volume)
+    inside, step = [], _block_slices(config)
+    for start in range(0, S, step):
+        block = slice(start, min(S, start + step))
+        sens = coils.maps(block)
+        clean = torch.from_numpy(sens * image[block][:, None])
+        inside.append(torch.sqrt((clean.abs() ** 2).sum(1)).numpy()[obj[block]])
+    sigma = float(np.concatenate(inside).mean() / config.snr)
     lesion_mask = np.zeros((S, h, w), np.float32)
     for les in vol.lesions:
         lesion_mask = np.maximum(lesion_mask, les.mask)
-        for s, (bx, by, bw, bh) in zip(les.slices, les.boxes, strict=True):
-            # fastMRI+ CSV boxes live in the up/down flipped frame
-            rows.append(
-                {
-                    "file": fname,
-                    "slice": s,
-                    "study_level": "No",
-                    "x": bx,
-                    "y": h - by - bh,
-                    "width": bw,
-                    "height": bh,
-                    "label": les.label,
-                }
-            )
-    rows.sort(key=lambda r: (r["slice"], r["label"]))
-    if study_level:
-        rows.append(
-            {
-                "file": fname,
-                "slice": 0,
-                "study_level": "Yes",
-                "x": None,
-                "y": None,
-                "width": None,
-                "height": None,
-                "label": "artifact",
-            }
-        )
-    return SyntheticVolume(
-        kspace=kspace.numpy(),
-        target=target,
+    fname = f"file{config.first_file_id + index:07d}"
+    return VolumePlan(
+        config=config,
         image=image,
-        sens=sens,
         object_mask=obj,
-        lesion_mask=lesion_mask,
-        annotations=rows,
+        coils=coils,
         sigma=sigma,
+        noise_seed=int(rng.integers(2**62)),
+        lesion_mask=lesion_mask,
+        annotations=_box_rows(vol, fname, h, study_level),
         fname=fname,
+        sens=sens if step >= S else None,  # one block: keep the maps for the k-space pass
+    )
+
+
+def simulate_volume(config: SynthConfig, index: int, study_level: bool = False) -> SyntheticVolume:
+    """Simulate volume ``index`` of a dataset in memory (deterministic in ``(seed, index)``).
+
+    Args:
+        config: Dataset settings.
+        index: Volume number within the dataset (also selects the file name).
+        study_level: Add a study-level CSV row (label ``artifact``) for this volume.
+
+    Returns:
+        :class:`SyntheticVolume` with k-space, target and ground truth (all slices at once; use
+        :func:`plan_volume` to stream large volumes).
+    """
+    plan = plan_volume(config, index, study_level)
+    kspace, target, sens = (np.stack(a) for a in zip(*plan.slices(), strict=True))
+    return SyntheticVolume(
+        kspace=kspace,
+        target=target,
+        image=plan.image,
+        sens=sens,
+        object_mask=plan.object_mask,
+        lesion_mask=plan.lesion_mask,
+        annotations=plan.annotations,
+        sigma=plan.sigma,
+        fname=plan.fname,
     )
 
 
@@ -408,15 +555,26 @@ def ismrmrd_header(config: SynthConfig, num_slices: int | None = None) -> bytes:
 """.encode()
 
 
-def _write_volume(path: Path, vol: SyntheticVolume, config: SynthConfig) -> None:
+def _write_volume(path: Path, plan: VolumePlan, config: SynthConfig) -> None:
+    """Write one volume slice by slice (only one slice's k-space in memory)."""
+    S, C, (H, W), (h, w) = (
+        config.num_slices,
+        config.num_coils,
+        config.kspace_shape,
+        config.recon_size,
+    )
+    vmax, sq = 0.0, 0.0
     with h5py.File(path, "w") as f:
-        f.create_dataset("kspace", data=vol.kspace.astype(np.complex64))
-        f.create_dataset("reconstruction_rss", data=vol.target.astype(np.float32))
+        kspace = f.create_dataset("kspace", (S, C, H, W), np.complex64, chunks=(1, C, H, W))
+        target = f.create_dataset("reconstruction_rss", (S, h, w), np.float32)
+        for s, (k, t, _) in enumerate(plan.slices()):
+            kspace[s], target[s] = k, t
+            vmax, sq = max(vmax, float(t.max())), sq + float(np.square(t, dtype=np.float64).sum())
         f.create_dataset("ismrmrd_header", data=np.bytes_(ismrmrd_header(config)))
         f.attrs["acquisition"] = config.acquisition
-        f.attrs["max"] = float(vol.target.max())
-        f.attrs["norm"] = float(np.linalg.norm(vol.target))
-        key = f"advrecon-synthetic-{config.seed}-{vol.fname}".encode()
+        f.attrs["max"] = vmax
+        f.attrs["norm"] = float(np.sqrt(sq))
+        key = f"advrecon-synthetic-{config.seed}-{plan.fname}".encode()
         f.attrs["patient_id"] = hashlib.sha256(key).hexdigest()
 
 
@@ -428,11 +586,11 @@ def _write_split(folder: Path, config: SynthConfig) -> list[Path]:
         study[-1] = True
     paths, rows = [], []
     for i in range(config.num_volumes):
-        vol = simulate_volume(config, i, study_level=bool(study[i]))
-        path = folder / f"{vol.fname}.h5"
-        _write_volume(path, vol, config)
+        plan = plan_volume(config, i, study_level=bool(study[i]))
+        path = folder / f"{plan.fname}.h5"
+        _write_volume(path, plan, config)
         paths.append(path)
-        rows.extend(vol.annotations)
+        rows.extend(plan.annotations)
     df = pd.DataFrame(rows, columns=ANNOTATION_COLUMNS)
     for col in ("x", "y", "width", "height"):
         df[col] = df[col].astype("Int64")
@@ -567,20 +725,29 @@ def register_arguments(parser: argparse.ArgumentParser, positional: bool = True)
         help="if > 0, write train/ and val/ sub-folders with this many val volumes",
     )
     parser.add_argument("--slices", type=int, default=d.num_slices, help="slices per volume")
-    parser.add_argument("--coils", type=int, default=d.num_coils, help="receive coils")
+    parser.add_argument(
+        "--geometry",
+        choices=tuple(GEOMETRIES),
+        default="default",
+        help="acquisition geometry preset: 'fastmri-knee' = 15 coils, 640x368 k-space with "
+        "padding columns, 320x320 reconstruction (options given explicitly override it)",
+    )
+    parser.add_argument("--coils", type=int, default=None, help=f"receive coils ({d.num_coils})")
     parser.add_argument(
         "--kspace-shape",
         type=_pair,
-        default=d.kspace_shape,
+        default=None,
         metavar="H,W",
-        help="k-space size: readout (2x oversampled), phase encode",
+        help="k-space size: readout (2x oversampled), phase encode (default {},{})".format(
+            *d.kspace_shape
+        ),
     )
     parser.add_argument(
         "--recon-size",
         type=_pair,
-        default=d.recon_size,
+        default=None,
         metavar="h,w",
-        help="reconstruction size (reconstruction_rss)",
+        help="reconstruction size, reconstruction_rss (default {},{})".format(*d.recon_size),
     )
     parser.add_argument(
         "--snr", type=float, default=d.snr, help="mean object RSS / per-coil complex noise std"
@@ -600,17 +767,26 @@ def register_arguments(parser: argparse.ArgumentParser, positional: bool = True)
 
 
 def config_from_args(args: argparse.Namespace) -> SynthConfig:
-    """Build the :class:`SynthConfig` from parsed ``advrecon data synth`` arguments."""
+    """Build the :class:`SynthConfig` from parsed ``advrecon data synth`` arguments.
+
+    The ``--geometry`` preset sets coils, k-space shape, recon size, padding and FOV; options
+    given explicitly replace the preset's values.
+    """
+    geometry = dict(GEOMETRIES[getattr(args, "geometry", None) or "default"])
+    explicit = {
+        "num_coils": args.coils,
+        "kspace_shape": tuple(args.kspace_shape) if args.kspace_shape else None,
+        "recon_size": tuple(args.recon_size) if args.recon_size else None,
+        "padding": tuple(args.padding) if args.padding else None,
+    }
+    geometry.update({k: v for k, v in explicit.items() if v is not None})
     return SynthConfig(
         num_volumes=args.volumes,
         num_slices=args.slices,
-        num_coils=args.coils,
-        kspace_shape=tuple(args.kspace_shape),
-        recon_size=tuple(args.recon_size),
+        **geometry,
         snr=args.snr,
         seed=args.seed,
         lesion_probability=args.lesion_probability,
-        padding=tuple(args.padding) if args.padding else None,
         val_volumes=args.val_volumes,
         first_file_id=args.first_file_id,
     )

@@ -21,7 +21,8 @@ Example (``configs/demo.yaml`` is a complete one)::
     targets: [region, image]
 
 The *config hash* (:meth:`ExperimentConfig.hash`) covers everything that changes results and
-nothing that does not (``output``, ``device``, ``chunk_size``, ``arrays``, ``name``): the run
+nothing that does not (``output``, ``device``, ``chunk_size``, ``memory_limit``, ``arrays``,
+``name``): the run
 folder is ``<output>/<hash[:10]>``, so a resumed run finds its own folder again.
 """
 
@@ -104,7 +105,7 @@ MASK_TYPES = tuple(MASK_FUNCS)
 #: Trained architectures (presets), the zero-filled baseline, or a user's model.
 ARCHS = (*ARCHITECTURES, "zero_filled", "custom")
 #: Top-level keys that do not change results (excluded from the config hash).
-RESULT_NEUTRAL_KEYS = ("name", "output", "device", "chunk_size", "arrays")
+RESULT_NEUTRAL_KEYS = ("name", "output", "device", "chunk_size", "memory_limit", "arrays")
 #: Device types a run can use (checked for availability at load).
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 
@@ -503,8 +504,38 @@ def _device(v: Any) -> str:
     return v
 
 
+def _chunk_size(v: Any) -> Any:
+    """A positive integer, ``"auto"`` or ``None``."""
+    if v is None or v == "auto":
+        return v
+    if isinstance(v, int) and not isinstance(v, bool):
+        if v < 1:
+            raise _fail("must be >= 1")
+        return v
+    raise _fail(f"must be a positive integer or 'auto', got {v!r}")
+
+
+def _memory_limit(v: Any) -> Any:
+    """A size (``"8GiB"``), a fraction of the available memory (``0.5``) or ``None``."""
+    from advrecon.experiments.memory import parse_memory
+
+    if v is None:
+        return v
+    try:
+        parse_memory(v)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    return v
+
+
 class ExperimentConfig(_Section):
-    """A whole experiment (see the module docstring for the YAML form)."""
+    """A whole experiment (see the module docstring for the YAML form).
+
+    ``chunk_size`` is the largest number of items per forward pass, or ``auto`` (picked per
+    model and attack from a measured per-item footprint within ``memory_limit``: a size such
+    as ``"8GiB"`` or a fraction of the available memory; default half the available memory;
+    see :mod:`advrecon.experiments.memory`).
+    """
 
     data: DataConfig
     models: Annotated[tuple[ModelConfig, ...], BeforeValidator(_expand_models)]
@@ -516,7 +547,8 @@ class ExperimentConfig(_Section):
     name: Text = "experiment"
     output: Text = "runs"
     device: Annotated[str, BeforeValidator(_device)] = "cpu"
-    chunk_size: PositiveInt | None = None
+    chunk_size: Annotated[Any, BeforeValidator(_chunk_size)] = None
+    memory_limit: Annotated[Any, BeforeValidator(_memory_limit)] = None
     arrays: _choice(("all", "none")) = "all"
 
     @model_validator(mode="after")
@@ -527,6 +559,8 @@ class ExperimentConfig(_Section):
             if m.key in seen:
                 raise _fail(f"model '{m.name}' at {m.acceleration}x is listed twice", "models")
             seen.add(m.key)
+        if self.memory_limit is not None and self.chunk_size != "auto":
+            raise _fail("only used with chunk_size: auto", "memory_limit")
         names = {m.name for m in self.models}
         for i, r in enumerate((self.noise and self.noise.rules_on) or ()):
             if r not in names:

@@ -8,6 +8,8 @@
   :data:`PROGRESS_INTERVAL_S` seconds; final states are always written). Status values:
   ``running``, ``complete``, ``partial`` (stopped by ``--max-units``), ``interrupted``
   (SIGINT/SIGTERM) and ``failed`` (an error; its message is in ``error``);
+* :class:`ModelEta`: the progress bar's time left per model, from the units done per model
+  and their measured time (models differ by orders of magnitude in cost per unit);
 * :func:`check_finite`: a batch whose clean/adversarial SSIM or PSNR is NaN/Inf is refused, so
   such a row is never presented as a result.
 """
@@ -29,7 +31,14 @@ from typing import Any
 from advrecon.errors import AdvreconError, NonFiniteResultError
 from advrecon.experiments.store import atomic_write, read_manifest, update_manifest
 
-__all__ = ["Interrupts", "Progress", "check_finite", "PROGRESS_INTERVAL_S", "progress_files"]
+__all__ = [
+    "Interrupts",
+    "ModelEta",
+    "Progress",
+    "check_finite",
+    "PROGRESS_INTERVAL_S",
+    "progress_files",
+]
 
 #: Least seconds between two progress writes of the manifest.
 PROGRESS_INTERVAL_S = 5.0
@@ -178,6 +187,55 @@ class Progress:
         """Best-effort last status (``interrupted``/``failed``): never masks the real error."""
         with suppress(AdvreconError, OSError):
             self.status(status, **fields)
+
+
+def _duration(seconds: float) -> str:
+    """``42s``, ``3m05s``, ``2h10m``."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+class ModelEta:
+    """Time left per model: its units left times its measured seconds per unit.
+
+    A model with no unit done in this launch has no estimate yet (shown as ``?``); the total
+    adds the known estimates and says ``+?`` while some are unknown.
+
+    Args:
+        left: ``model key -> units left`` (this process's share).
+    """
+
+    def __init__(self, left: dict[str, int]) -> None:
+        self.left = dict(left)
+        self.units: dict[str, int] = {}
+        self.seconds: dict[str, float] = {}
+
+    def record(self, model: str, units: int, seconds: float) -> None:
+        """``units`` of ``model`` were done in ``seconds``."""
+        self.left[model] = max(0, self.left.get(model, 0) - units)
+        self.units[model] = self.units.get(model, 0) + units
+        self.seconds[model] = self.seconds.get(model, 0.0) + seconds
+
+    def eta(self, model: str) -> float | None:
+        """Seconds left for ``model`` (``None``: no unit of it measured yet)."""
+        if self.left.get(model, 0) == 0:
+            return 0.0
+        if not self.units.get(model):
+            return None
+        return self.left[model] * self.seconds[model] / self.units[model]
+
+    def describe(self, current: str) -> str:
+        """``unet@4x 1m20s left; all 5m10s+?`` for the bar's postfix."""
+        etas = {m: self.eta(m) for m in self.left}
+        known = sum(v for v in etas.values() if v is not None)
+        unknown = any(v is None for v in etas.values())
+        now = etas.get(current)
+        here = "?" if now is None else _duration(now)
+        return f"{current} {here} left; all {_duration(known)}{'+?' if unknown else ''}"
 
 
 def _finite(v: Any) -> bool:

@@ -61,8 +61,15 @@ from advrecon.experiments.distributed import (
 )
 from advrecon.experiments.executor import execute_batch
 from advrecon.experiments.loading import default_model_loader, make_mask
+from advrecon.experiments.memory import ChunkPlanner
 from advrecon.experiments.parquet import write_parquet
-from advrecon.experiments.run_loop import Interrupts, Progress, check_finite, progress_files
+from advrecon.experiments.run_loop import (
+    Interrupts,
+    ModelEta,
+    Progress,
+    check_finite,
+    progress_files,
+)
 from advrecon.experiments.schema import ARRAY_KEYS, ARRAY_RENAMES, CURVE_COLUMNS, KEY_COLUMNS
 from advrecon.experiments.schema import results_row as _results_row
 from advrecon.experiments.source import (
@@ -578,14 +585,20 @@ def _execute(
     )
     extra = _provenance(run.config, run.info)
     models, slices = _Models(model_loader, run.info.device), _Slices(source)
+    planner = ChunkPlanner(run.config.chunk_size, run.config.memory_limit, run.info.device)
+    left: dict[str, int] = {}
+    for b in pending:
+        left[b.model.key] = left.get(b.model.key, 0) + sum(u.id not in done for u in b.units)
+    eta = ModelEta(left)
     try:
         for batch in pending:
             if max_units is not None and run.executed >= max_units:
                 break
             ctx = _context(run, batch, models.get(batch), slices.get(batch.ref))
             t0 = time.perf_counter()
-            out = executor(batch, ctx)
-            rows = _rows(batch, out, done, extra, time.perf_counter() - t0)
+            out = planner.execute(executor, batch, ctx)
+            dt = time.perf_counter() - t0
+            rows = _rows(batch, out, done, extra, dt)
             check_finite(batch, {r["unit_id"]: r for r in rows})
             with interrupts.commit():  # the batch and its count: all or nothing
                 n = _commit(run, rows, out)
@@ -593,6 +606,8 @@ def _execute(
                 run.executed += n
                 bar.update(n)
                 run.prog.advance(n)
+            eta.record(batch.model.key, n, dt)
+            bar.set_postfix_str(eta.describe(batch.model.key), refresh=False)
     finally:
         bar.close()
         if not run.rank0:
