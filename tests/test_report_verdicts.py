@@ -143,3 +143,23 @@ def test_every_statement_is_judged_by_the_one_verdict_function(monkeypatch):
     df = pd.concat([df, df.assign(rule="reference")])
     got = findings.evaluate(df)
     assert [f.verdict for f in got] == ["spied"] * len(got) and len(calls) == len(got)
+
+
+def test_classical_degrades_less_than_the_networks():
+    def rows(drops_net, drops_classical):
+        values = {}
+        for eta in (0.0, 2.0):
+            values[("u", 4, eta)] = [0.9 - d * eta / 2 for d in drops_net]
+            values[("s", 4, eta)] = [0.9 - d * eta / 2 for d in drops_classical]
+        return _noise_rows(values)
+
+    archs = {"u": "unet", "s": "sense"}
+    assert "classical_vs_networks" not in _verdicts(rows([0.2] * 3, [0.1] * 3))  # no arch map
+    f = _verdicts(rows([0.20, 0.21, 0.22], [0.05, 0.06, 0.05]), archs)["classical_vs_networks"]
+    assert f.verdict == HOLDS and "noise 2% 4x: drop(u) - drop(s)" in f.evidence[0]
+    f = _verdicts(rows([0.05, 0.06, 0.05], [0.20, 0.21, 0.22]), archs)["classical_vs_networks"]
+    assert f.verdict == FAILS
+    f = _verdicts(rows([0.2, 0.1, 0.3], [0.2, 0.3, 0.1]), archs)["classical_vs_networks"]
+    assert f.verdict == UNKNOWN
+    f = _verdicts(rows([0.20, 0.21], [0.05, 0.06]), archs)["classical_vs_networks"]
+    assert f.verdict == UNKNOWN and "too few slices" in f.evidence[0]

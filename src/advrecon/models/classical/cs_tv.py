@@ -3,8 +3,10 @@ and Pock (2011).
 
 ``min_x 1/2 ||A x - y||^2 + lam TV(x)``, ``TV(x) = sum_pixels |grad x|`` (isotropic, complex
 differences, :mod:`~advrecon.models.classical.finite_differences`). Both terms are dualised
-through ``K = [A; grad]`` with ``||K||^2 <= 1 + 8`` (unit-norm coil maps), so the steps
-``tau = sigma = 1 / 3`` satisfy ``tau sigma ||K||^2 <= 1``:
+through ``K = [A; grad]`` with ``||K||^2 <= 1 + 8`` (unit-norm coil maps); the steps
+``tau = 2``, ``sigma = 1 / (9 tau)`` satisfy ``tau sigma ||K||^2 <= 1`` (a large primal step:
+on the normalised problems it reaches the 3000-iteration solution ~10x closer in 50 iterations
+than ``tau = sigma = 1/3``):
 
 * ``q <- (q + sigma (A xb - y)) / (1 + sigma)`` (prox of the data term's conjugate),
 * ``p <- proj_{|p| <= lam}(p + sigma grad xb)`` (pixel-wise projection),
@@ -21,7 +23,10 @@ from advrecon.models.classical._common import History, sq_norm
 from advrecon.models.classical.finite_differences import GRAD_NORM_SQ, div, grad
 from advrecon.operators import MultiCoilMRI
 
-__all__ = ["tv", "cs_tv_objective", "cs_tv_pdhg"]
+__all__ = ["tv", "cs_tv_objective", "cs_tv_pdhg", "PRIMAL_STEP"]
+
+#: Primal step ``tau``; the dual step follows from ``tau sigma (1 + ||grad||^2) = 1``.
+PRIMAL_STEP = 2.0
 
 
 def tv(x: torch.Tensor) -> torch.Tensor:
@@ -56,7 +61,8 @@ def cs_tv_pdhg(
     Returns:
         Complex image ``(B, 1, H, W)``.
     """
-    tau = sigma = 1.0 / (1.0 + GRAD_NORM_SQ) ** 0.5
+    tau = PRIMAL_STEP
+    sigma = 1.0 / (tau * (1.0 + GRAD_NORM_SQ))
     x = op.adjoint(y)
     xb, q, p = x, torch.zeros_like(y), torch.zeros_like(grad(x))
     if history is not None:
