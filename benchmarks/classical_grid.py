@@ -96,7 +96,7 @@ def grid(args) -> None:
             best = max(rows, key=lambda r: r[1])
             for lam, s, p, t in rows:
                 star = "*" if lam == best[0] else " "
-                print(f"{arch:<11}{acc:>4}{lam:>8g}{s:>8.4f}{p:>8.2f}{t:>7.1f} {star}")
+                print(f"{arch:<11}{acc:>4}{lam:>8g}{s:>8.4f}{p:>8.2f}{t:>7.1f} {star}", flush=True)
 
 
 def demo(args) -> None:
@@ -115,7 +115,7 @@ def demo(args) -> None:
             models[arch] = build_classical(arch, recon_size=size, acceleration=acc)
         for name, recon in models.items():
             s, p, _ = evaluate(recon.freeze(), data, acc)
-            print(f"{name:<11}{acc:>4}{s:>8.4f}{p:>8.2f}")
+            print(f"{name:<11}{acc:>4}{s:>8.4f}{p:>8.2f}", flush=True)
 
 
 def convergence(args) -> None:
