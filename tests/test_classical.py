@@ -160,7 +160,8 @@ def test_scale_equivariant():
     k = _phantom(1, 4, 32, 32, seed=6)
     mask = _mask(32)
     recon = build_classical("cs_tv", recon_size=(32, 32))
-    torch.testing.assert_close(recon(1000 * k * mask, mask), 1000 * recon(k * mask, mask))
+    big, small = recon(1000 * k * mask, mask), 1000 * recon(k * mask, mask)
+    torch.testing.assert_close(big, small, rtol=1e-3, atol=1e-5 * float(small.max()))
 
 
 # -- configs and runs ------------------------------------------------------------------------
