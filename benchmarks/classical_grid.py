@@ -127,7 +127,7 @@ def convergence(args) -> None:
         for acc in (4, 8):
             recon = build_classical(arch, recon_size=size, acceleration=acc)
             masks = [_mask(f, tuple(k.shape), acc) for f, k, _ in data]
-            kspace = torch.stack([k * m[0] for (_, k, _), m in zip(data, masks, strict=True)])
+            kspace = torch.stack([k * m[0][0] for (_, k, _), m in zip(data, masks, strict=True)])
             mask = torch.cat([m for m, _ in masks])
             nlf = torch.tensor([n for _, n in masks])
             c = convergence_check(recon, kspace, mask, nlf)

@@ -147,11 +147,11 @@ def test_every_statement_is_judged_by_the_one_verdict_function(monkeypatch):
 
 def test_classical_degrades_less_than_the_networks():
     def rows(drops_net, drops_classical):
-        values = {}
-        for eta in (0.0, 2.0):
-            values[("u", 4, eta)] = [0.9 - d * eta / 2 for d in drops_net]
-            values[("s", 4, eta)] = [0.9 - d * eta / 2 for d in drops_classical]
-        return _noise_rows(values)
+        def one(name, drops):
+            return _noise_rows({(name, 4, e): [0.9 - d * e / 2 for d in drops] for e in (0, 2)})
+
+        # two runs' tables concatenated: a repeated index must not matter
+        return pd.concat([one("u", drops_net), one("s", drops_classical)])
 
     archs = {"u": "unet", "s": "sense"}
     assert "classical_vs_networks" not in _verdicts(rows([0.2] * 3, [0.1] * 3))  # no arch map

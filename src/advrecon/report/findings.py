@@ -360,13 +360,14 @@ def _classical_vs_networks(df, archs: dict[str, str]) -> Finding | None:
         "(region SSIM drop from the clean reconstruction at the largest budget).",
         UNKNOWN,
     )
-    networks = ~classical & (arch != "zero_filled")
     attacks = {"noise": _noise(df), "rotation": df[df["attack"] == "rotation"]}
     cis: list[CI] = []
     for attack, d in attacks.items():
         d = d[d["target"] == "region"]
-        for c, a in _models(d[classical.reindex(d.index)]):
-            for n, a2 in _models(d[networks.reindex(d.index)]):
+        kind = d["model"].map(lambda m: archs.get(m, m))
+        is_classical = kind.isin(CLASSICAL_ARCHS)
+        for c, a in _models(d[is_classical]):
+            for n, a2 in _models(d[~is_classical & (kind != "zero_filled")]):
                 if a2 != a:
                     continue
                 dc, dn = _drop_at_largest(_sel(d, c, a)), _drop_at_largest(_sel(d, n, a))
