@@ -128,7 +128,7 @@ def test_default_iterations_converge(arch):
     k = _phantom(2, 4, 32, 32)
     mask = _mask(32, 2)
     recon = build_classical(arch, recon_size=(32, 32))
-    c = convergence_check(recon, k * mask, mask, None, factor=10)
+    c = convergence_check(recon, k * mask, mask, None, factor=5)
     assert c.objective.shape == (DEFAULT_ITERATIONS[arch] + 1, 2)
     assert (c.objective[-1] < c.objective[0]).all()  # the objective falls...
     assert (c.relative_gap > -1e-4).all()  # ...the long run is (numerically) no worse...
@@ -142,8 +142,15 @@ def test_gradcheck_through_unrolled_iterations(arch):
     k = _phantom(1, 2, 16, 16, C128, seed=4)
     mask = _mask(16).double()
     recon = build_classical(arch, lam=0.01, iterations=3, recon_size=(8, 8))
-    masked = (k * mask).requires_grad_(True)
-    assert torch.autograd.gradcheck(lambda z: recon(z, mask, None), (masked,), atol=1e-6)
+    # derivatives along 6 random sampled k-space directions (full Jacobian columns: too slow)
+    g = torch.Generator().manual_seed(8)
+    directions = torch.randn(6, *k.shape, dtype=C128, generator=g) * mask
+    v = torch.zeros(6, dtype=torch.float64, requires_grad=True)
+
+    def f(v):
+        return recon(k * mask + (v[:, None, None, None, None] * directions).sum(0), mask)
+
+    assert torch.autograd.gradcheck(f, (v,), atol=1e-6, fast_mode=True)
 
 
 @pytest.mark.parametrize("arch", CLASSICAL_ARCHS)
