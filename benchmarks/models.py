@@ -12,6 +12,10 @@ building the model, so the difference is what the pass itself costs.
     python benchmarks/models.py --quick          # demo presets on 8 x 256 x 128 only (~1 min)
     python benchmarks/models.py                  # + paper / fastmri on 15 x 640 x 368 (slow)
     python benchmarks/models.py --demo-candidates  # compare candidate demo VarNet sizes
+
+The demo-size rows include the classical reconstructions (``sense``, ``cs_tv``, ``cs_wavelet``
+at their default iterations, no weights) and, after the table, each model's times as ratios
+to the demo U-Net's (less sensitive to a loaded machine than the seconds).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import sys
 import time
 
 DEMO_SHAPE = (8, 256, 128)
+CLASSICAL = ("sense", "cs_tv", "cs_wavelet")
 FULL_SHAPE = (15, 640, 368)
 
 CANDIDATES = {
@@ -49,14 +54,22 @@ def _child(spec: dict) -> None:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
     torch.manual_seed(0)
+    if spec.get("threads"):
+        torch.set_num_threads(spec["threads"])
     coils, height, width = spec["shape"]
-    model = build_model(spec["arch"], spec["preset"], **spec.get("overrides", {}))
-    if spec["checkpoint"]:
-        if spec["arch"] == "varnet":
-            model.set_checkpointing(True, sens_chunk_size=spec.get("sens_chunk"))
-        else:
-            model.set_checkpointing(True)
-    recon = wrap_model(model, (min(320, height), min(320, width))).freeze()
+    size = (min(320, height), min(320, width))
+    if spec["arch"] in CLASSICAL:
+        from advrecon.models.classical import build_classical
+
+        recon = build_classical(spec["arch"], recon_size=size).freeze()
+    else:
+        model = build_model(spec["arch"], spec["preset"], **spec.get("overrides", {}))
+        if spec["checkpoint"]:
+            if spec["arch"] == "varnet":
+                model.set_checkpointing(True, sens_chunk_size=spec.get("sens_chunk"))
+            else:
+                model.set_checkpointing(True)
+        recon = wrap_model(model, size).freeze()
     mask = torch.zeros(1, 1, 1, width)
     mask[..., ::4] = 1
     center = max(2, round(0.08 * width))
@@ -120,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="demo presets only")
     parser.add_argument("--demo-candidates", action="store_true", help="candidate demo sizes")
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats (demo sizes)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -137,19 +151,34 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for arch in ("varnet", "unet"):
             jobs.append((f"{arch} demo", arch, "demo", {}, DEMO_SHAPE, False, args.repeats))
+        for arch in CLASSICAL:
+            jobs.append((arch, arch, "-", {}, DEMO_SHAPE, False, args.repeats))
         if not args.quick:
             for arch in ("varnet", "unet"):
                 for preset in ("paper", "fastmri"):
                     for ckpt in (False, True):
                         jobs.append((f"{arch} {preset}", arch, preset, {}, FULL_SHAPE, ckpt, 1))
+    demo_rows = {}
     for label, arch, preset, kw, shape, ckpt, repeats in jobs:
         spec = dict(
             arch=arch, preset=preset, overrides=kw, shape=shape, checkpoint=ckpt, repeats=repeats
         )
+        spec["threads"] = args.threads
         if ckpt and arch == "varnet":
             spec["sens_chunk"] = 1  # sensitivity U-Net one coil at a time (smallest footprint)
-        _report(label, shape, ckpt, run(spec))
+        result = run(spec)
+        _report(label, shape, ckpt, result)
+        if shape == DEMO_SHAPE and "error" not in result:
+            demo_rows[label] = result
         sys.stdout.flush()
+    base = demo_rows.get("unet demo")
+    if base is not None and len(demo_rows) > 1:
+        print("\ndemo size, time / demo U-Net's:  fwd   fwd+bwd")
+        for label, r in demo_rows.items():
+            print(
+                f"  {label:<28}{r['fwd_s'] / base['fwd_s']:>6.1f}"
+                f"{r['fwd_bwd_s'] / base['fwd_bwd_s']:>9.1f}"
+            )
     print("fwd: inference (no autograd); fwd+bwd: one attack step, gradient w.r.t. k-space only;")
     print("MB: peak RSS of the process (RSS0 after building the model).")
     print("ckpt on: activation checkpointing (VarNet: per cascade + sensitivity net per coil).")

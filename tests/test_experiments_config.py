@@ -126,8 +126,10 @@ def test_hash_covers_results_not_run_settings(monkeypatch):
 
 def test_shipped_configs_parse():
     demo = load_config(ROOT / "configs" / "demo.yaml", check_paths=False)
-    assert {m.key for m in demo.models} == {"unet@4x", "unet@8x", "varnet@4x", "varnet@8x"}
-    assert all(m.shipped for m in demo.models) and demo.data.kind == "synthetic"
+    networks = {"unet@4x", "unet@8x", "varnet@4x", "varnet@8x"}
+    assert {m.key for m in demo.models} == networks | {"sense@4x"}  # + a classical baseline
+    assert all(m.shipped == (m.key in networks) for m in demo.models)
+    assert demo.data.kind == "synthetic"
     paper = load_config(ROOT / "configs" / "paper.yaml", check_paths=False, device="cpu")
     assert paper.noise.eta == (0.0, 0.2, 0.5, 1.0, 1.5, 2.0, 2.5)
     assert paper.rotation.theta_max == (0.0, 1.0, 2.0, 3.0, 4.0, 5.0)

@@ -143,3 +143,23 @@ def test_every_statement_is_judged_by_the_one_verdict_function(monkeypatch):
     df = pd.concat([df, df.assign(rule="reference")])
     got = findings.evaluate(df)
     assert [f.verdict for f in got] == ["spied"] * len(got) and len(calls) == len(got)
+
+
+def test_classical_degrades_less_than_the_networks():
+    def rows(drops_net, drops_classical):
+        def one(name, drops):
+            return _noise_rows({(name, 4, e): [0.9 - d * e / 2 for d in drops] for e in (0, 2)})
+
+        # two runs' tables concatenated: a repeated index must not matter
+        return pd.concat([one("u", drops_net), one("s", drops_classical)])
+
+    archs = {"u": "unet", "s": "sense"}
+    assert "classical_vs_networks" not in _verdicts(rows([0.2] * 3, [0.1] * 3))  # no arch map
+    f = _verdicts(rows([0.20, 0.21, 0.22], [0.05, 0.06, 0.05]), archs)["classical_vs_networks"]
+    assert f.verdict == HOLDS and "noise 2% 4x: drop(u) - drop(s)" in f.evidence[0]
+    f = _verdicts(rows([0.05, 0.06, 0.05], [0.20, 0.21, 0.22]), archs)["classical_vs_networks"]
+    assert f.verdict == FAILS
+    f = _verdicts(rows([0.2, 0.1, 0.3], [0.2, 0.3, 0.1]), archs)["classical_vs_networks"]
+    assert f.verdict == UNKNOWN
+    f = _verdicts(rows([0.20, 0.21], [0.05, 0.06]), archs)["classical_vs_networks"]
+    assert f.verdict == UNKNOWN and "too few slices" in f.evidence[0]

@@ -76,6 +76,7 @@ from advrecon.config_types import (
 from advrecon.errors import ConfigError, InputFileError
 from advrecon.masks import MASK_TYPES as MASK_FUNCS
 from advrecon.masks import PAPER_MASKS as DEFAULT_CENTER_FRACTION
+from advrecon.models.classical.defaults import CLASSICAL_ARCHS
 from advrecon.models.presets import ARCHITECTURES
 
 __all__ = [
@@ -102,8 +103,13 @@ logger = logging.getLogger(__name__)
 TARGETS = ("region", "image")
 # The other tables of valid values are imported from the modules they belong to (above).
 MASK_TYPES = tuple(MASK_FUNCS)
-#: Trained architectures (presets), the zero-filled baseline, or a user's model.
-ARCHS = (*ARCHITECTURES, "zero_filled", "custom")
+#: Trained architectures (presets), the zero-filled baseline, the classical reconstructions
+#: (SENSE, CS-TV, CS-L1-wavelet; no weights), or a user's model.
+ARCHS = (*ARCHITECTURES, "zero_filled", *CLASSICAL_ARCHS, "custom")
+#: Architectures without weights (no checkpoint, shipped or spec).
+WEIGHTLESS = ("zero_filled", *CLASSICAL_ARCHS)
+#: Model keys that only the classical architectures take (dropped from the hash when unset).
+CLASSICAL_KEYS = ("lam", "iterations")
 #: Top-level keys that do not change results (excluded from the config hash).
 RESULT_NEUTRAL_KEYS = ("name", "output", "device", "chunk_size", "memory_limit", "arrays")
 #: Device types a run can use (checked for availability at load).
@@ -273,13 +279,17 @@ class ModelConfig(_Section):
 
     Attributes:
         name: Label in the results (``unet``); ``(name, acceleration)`` must be unique.
-        arch: ``unet``, ``varnet``, ``zero_filled`` or ``custom``.
+        arch: ``unet``, ``varnet``, ``zero_filled``, ``sense``, ``cs_tv``, ``cs_wavelet`` or
+            ``custom``.
         preset: Architecture preset (``demo``, ``paper``, ``fastmri``) or ``None``.
         checkpoint: Path of a checkpoint file (safetensors / TorchScript).
         shipped: Use the demo weights shipped with the package.
         spec: ``module:callable`` returning a Reconstructor.
         acceleration: Undersampling factor.
         center_fraction: Fraction of fully sampled central columns (paper: 0.08 at 4x, 0.04 at 8x).
+        lam: Regularisation weight of a classical arch (``>= 0``); ``None`` = the grid-searched
+            default (:mod:`advrecon.models.classical.defaults`).
+        iterations: Solver iterations of a classical arch; ``None`` = the default.
     """
 
     name: Annotated[StrictStr, Field(min_length=1), AfterValidator(_model_name)]
@@ -290,14 +300,23 @@ class ModelConfig(_Section):
     spec: Text | None = None
     acceleration: PositiveInt = 4
     center_fraction: Annotated[float, _Strict(), Field(gt=0, lt=1)] = 0.08
+    lam: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    iterations: PositiveInt | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelConfig:
         """Exactly one weights source, and a preset that fits it."""
         sources = [k for k in ("checkpoint", "shipped", "spec") if getattr(self, k)]
-        if self.arch == "zero_filled" and sources:
-            raise _fail("arch zero_filled takes no checkpoint, shipped or spec")
-        if self.arch != "zero_filled" and len(sources) != 1:
+        for key in CLASSICAL_KEYS:
+            if getattr(self, key) is not None and self.arch not in CLASSICAL_ARCHS:
+                raise _fail(
+                    f"applies only to arch {', '.join(CLASSICAL_ARCHS)} (this model is "
+                    f"arch {self.arch})",
+                    key,
+                )
+        if self.arch in WEIGHTLESS and sources:
+            raise _fail(f"arch {self.arch} takes no checkpoint, shipped or spec")
+        if self.arch not in WEIGHTLESS and len(sources) != 1:
             raise _fail(
                 "give exactly one of 'checkpoint', 'shipped: true' or 'spec' "
                 f"(got {', '.join(sources) or 'none'})"
@@ -313,7 +332,7 @@ class ModelConfig(_Section):
         from advrecon.models.checkpoints import SHIPPED_PRESET
         from advrecon.models.presets import PRESETS
 
-        if self.arch == "zero_filled" or self.spec is not None:
+        if self.arch in WEIGHTLESS or self.spec is not None:
             raise _fail(
                 "a preset applies only to checkpoint or shipped weights, not to a spec", "preset"
             )
@@ -592,6 +611,10 @@ class ExperimentConfig(_Section):
         rot = d["attacks"].get("rotation")
         if rot is not None and rot.get("coils") == "rotate":
             del rot["coils"]  # the default (the paper's): configs from before it hash alike
+        for m in d["models"]:  # unset classical keys: configs without them keep their hash
+            for key in CLASSICAL_KEYS:
+                if m[key] is None:
+                    del m[key]
         return _plain(d)
 
     def hash(self) -> str:

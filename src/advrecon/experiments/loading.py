@@ -21,12 +21,25 @@ __all__ = ["default_model_loader", "make_mask"]
 
 
 def default_model_loader(m: ModelConfig, recon_size: tuple[int, int], device: str) -> Any:
-    """Reconstructor for a model entry (checkpoint, shipped demo weights or ``module:callable``)."""
+    """Reconstructor for a model entry (checkpoint, shipped weights, ``module:callable``, or a
+    weightless arch: zero-filled, SENSE, CS-TV, CS-wavelet)."""
     from advrecon.models import checkpoints
+    from advrecon.models.classical.defaults import CLASSICAL_ARCHS
     from advrecon.models.reconstructor import ZeroFilled
 
     if m.arch == "zero_filled":
         return ZeroFilled(recon_size).to(device).freeze()
+    if m.arch in CLASSICAL_ARCHS:
+        from advrecon.models.classical import build_classical
+
+        recon = build_classical(
+            m.arch,
+            lam=m.lam,
+            iterations=m.iterations,
+            recon_size=recon_size,
+            acceleration=m.acceleration,
+        )
+        return recon.to(device).freeze()
     if m.shipped:
         spec: Any = checkpoints.shipped_weights(m.arch, m.acceleration)
     elif m.checkpoint is not None:

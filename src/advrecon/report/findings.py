@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from advrecon.models.classical.defaults import CLASSICAL_ARCHS
 from advrecon.report.tables import SLICE, mean_ci, per_slice, primary_rule
 
 __all__ = [
@@ -394,14 +395,56 @@ def _motion(df) -> Finding:
     return f
 
 
+def _drop_at_largest(d: pd.DataFrame) -> pd.DataFrame:
+    """Rows at the largest budget with ``drop = clean_ssim - adv_ssim``."""
+    d = d[d["budget"] == d["budget"].max()]
+    return d.assign(drop=d["clean_ssim"] - d["adv_ssim"])
+
+
+def _classical_vs_networks(df, archs: dict[str, str]) -> Finding | None:
+    """Each network's region SSIM drop minus each classical model's, per attack and
+    acceleration at the largest budget (claim: > 0); ``None`` when no classical model ran."""
+    arch = df["model"].map(lambda m: archs.get(m, m))
+    classical = arch.isin(CLASSICAL_ARCHS)
+    if not classical.any():
+        return None
+    f = Finding(
+        "classical_vs_networks",
+        "The classical reconstruction degrades less than the networks under the same attack "
+        "(region SSIM drop from the clean reconstruction at the largest budget).",
+        UNKNOWN,
+    )
+    rotation = df[(df["attack"] == "rotation") & (df["rule"] != "fixed-coils")]  # the paper's sweep
+    attacks = {"noise": _noise(df), "rotation": rotation}
+    cis: list[CI] = []
+    for attack, d in attacks.items():
+        d = d[d["target"] == "region"]
+        kind = d["model"].map(lambda m: archs.get(m, m))
+        is_classical = kind.isin(CLASSICAL_ARCHS)
+        for c, a in _models(d[is_classical]):
+            for n, a2 in _models(d[~is_classical & (kind != "zero_filled")]):
+                if a2 != a:
+                    continue
+                dc, dn = _drop_at_largest(_sel(d, c, a)), _drop_at_largest(_sel(d, n, a))
+                if dc.empty or dn.empty or dc["budget"].max() != dn["budget"].max():
+                    continue
+                what = f"drop({n}) - drop({c}) "
+                budget = f"{dc['budget'].max():g}{'%' if attack == 'noise' else ' deg'}"
+                _record(f, cis, f"{attack} {budget} {a}x", mean_ci(_paired(dn, dc, "drop")), what)
+    f.verdict = verdict(cis)
+    return f
+
+
 def evaluate(df: pd.DataFrame, archs: dict[str, str] | None = None) -> list[Finding]:
     """Check every paper statement on a results table.
 
     Args:
         df: ``results.csv`` as a DataFrame.
         archs: ``model name -> arch`` (from the run's config); names are used when missing.
+            The classical-vs-networks statement is added when a classical arch ran.
     """
     archs = archs or {}
+    classical = _classical_vs_networks(df, archs)
     return [
         _steady_fall(df),
         _targeted(df),
@@ -412,6 +455,7 @@ def evaluate(df: pd.DataFrame, archs: dict[str, str] | None = None) -> list[Find
         *_rules(df),
         *_fixed_coils(df),
         *([_motion(df)] if "motion" in set(df["attack"]) else []),
+        *([classical] if classical is not None else []),
     ]
 
 
