@@ -19,6 +19,7 @@ from advrecon.errors import AdvreconError
 
 __all__ = [
     "check_count",
+    "runs_on",
     "frozen",
     "recon_size_of",
     "check_kspace_mask",
@@ -91,6 +92,12 @@ def check_kspace_mask(kspace: torch.Tensor, mask: torch.Tensor) -> None:
             f"mask of shape {shape} does not fit k-space of shape {tuple(kspace.shape)}: "
             f"expected a real tensor (1 or {B}, 1, 1 or {H}, {W})"
         )
+
+
+def runs_on(models: Sequence[str] | None, model_name: str) -> bool:
+    """Whether a config section restricted to ``models`` (``None``: every model) runs on
+    ``model_name``."""
+    return models is None or model_name in models
 
 
 def check_count(name: str, value) -> int:

@@ -47,6 +47,7 @@ from advrecon.attacks._common import (
     flatten_boxes,
     frozen,
     recon_size_of,
+    runs_on,
     select_mask,
     select_nlf,
 )
@@ -497,7 +498,7 @@ def feature_batch_groups(
 ) -> list[BatchGroup]:
     """One batch per (model, slice): every box x contrast; region target only (a feature in
     the box); a box smaller than the feature is a config error."""
-    if "region" not in targets or (section.models is not None and model_name not in section.models):
+    if "region" not in targets or not runs_on(section.models, model_name):
         return []
     units = tuple(
         UnitSpec("pgd", "region", float(c), bi, box)

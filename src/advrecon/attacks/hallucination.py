@@ -41,6 +41,7 @@ from advrecon.attacks._common import (
     flatten_boxes,
     frozen,
     recon_size_of,
+    runs_on,
     select_mask,
     select_nlf,
 )
@@ -314,7 +315,7 @@ class HallucinationAttackConfig(Section):
 
 def hallucination_batch_groups(section, model_name, targets, boxes) -> list[BatchGroup]:
     """One batch per (model, slice): every box x eta; region target only."""
-    if "region" not in targets or (section.models is not None and model_name not in section.models):
+    if "region" not in targets or not runs_on(section.models, model_name):
         return []
     units = tuple(
         UnitSpec("l2", "region", float(e), bi, box)

@@ -60,6 +60,7 @@ from advrecon.attacks._common import (
     flatten_boxes,
     frozen,
     recon_size_of,
+    runs_on,
     select_mask,
     select_nlf,
 )
@@ -784,7 +785,7 @@ def motion_batch_groups(
     boxes: dict[str, list[tuple[int, Box]]],
 ) -> list[BatchGroup]:
     """One batch per target of a (model, slice), holding every box x ``theta_max``."""
-    if section.models is not None and model_name not in section.models:
+    if not runs_on(section.models, model_name):
         return []
     return [
         BatchGroup(

@@ -55,6 +55,7 @@ from advrecon.attacks._common import (
     flatten_boxes,
     frozen,
     recon_size_of,
+    runs_on,
     select_mask,
     select_nlf,
 )
@@ -857,7 +858,7 @@ def _tight_groups(section: NoiseAttackConfig, model_name: str, targets, boxes) -
     tight = section.tightness
     if tight is None or "region" not in targets:
         return []
-    if tight.models is not None and model_name not in tight.models:
+    if not runs_on(tight.models, model_name):
         return []
     units = tuple(
         UnitSpec(TIGHT_RULE, "region", float(eta), bi, box)
