@@ -9,7 +9,13 @@ import torch
 from test_attacks_noise import BOXES, TinyNet, column_mask, phantom
 
 from advrecon.attacks.noise import KspaceNoise, _chunk, _prepare, noise_attack
-from advrecon.attacks.search import APGD, apgd_checkpoints, returned_value
+from advrecon.attacks.search import (
+    APGD,
+    APGD_STEP,
+    apgd_checkpoints,
+    autoattack_checkpoints,
+    returned_value,
+)
 from advrecon.errors import AdvreconError
 
 
@@ -26,6 +32,25 @@ def test_checkpoints_are_the_papers():
     assert apgd_checkpoints(100) == [0, 22, 41, 57, 70, 80, 87, 93, 99]
     assert apgd_checkpoints(10) == [0, 3, 5, 6, 7, 8, 9, 10]
     assert apgd_checkpoints(1000)[:3] == [0, 220, 410]
+
+
+def test_autoattack_checkpoints_match_the_paper_at_100_and_check_often_when_short():
+    # the reference code: first gap max(int(.22 n), 1), shrinking by max(int(.03 n), 1) to
+    # max(int(.06 n), 1): the paper's schedule at 100 steps, a check per step after 2 at 10
+    assert autoattack_checkpoints(100) == apgd_checkpoints(100)
+    assert autoattack_checkpoints(10) == list(range(0, 1)) + list(range(2, 11))
+    assert autoattack_checkpoints(1) == [0, 1]
+
+
+def test_initial_step_is_the_tuned_default_and_can_be_set():
+    rising = Scripted([float(v) for v in range(11)])
+    APGD(10, "mse").run(rising, torch.zeros(1, 1, 1))
+    assert [s for _, s in rising.steps] == [APGD_STEP] * 10
+    k, m = phantom(B=1), column_mask()
+    res = noise_attack(TinyNet(), k, m, 4, [BOXES[0]], 0.1, search="apgd", apgd_step=0.5)
+    assert res.step_size == 0.5 and res.to_rows()[0]["step_size"] == 0.5
+    with pytest.raises(AdvreconError, match="apgd_step must be > 0"):
+        noise_attack(TinyNet(), k, m, 4, [BOXES[0]], 0.1, search="apgd", apgd_step=0.0)
 
 
 @dataclass(frozen=True)
@@ -94,11 +119,11 @@ def test_step_is_halved_at_checkpoints_when_progress_stalls():
     # constant objective: no successful step and no new best -> halve at every checkpoint
     # (10 steps: checkpoints 3, 5, 6, 7, 8, 9; the last point is evaluated, never stepped from)
     flat = Scripted([1.0] * 11)
-    APGD(10, "mse").run(flat, torch.zeros(1, 1, 1))
+    APGD(10, "mse", step_size=2.0).run(flat, torch.zeros(1, 1, 1))
     assert [s for _, s in flat.steps] == [2, 2, 2, 1, 1, 0.5, 0.25, 0.125, 0.0625, 0.03125]
     # every step improves: never halved
     rising = Scripted([float(v) for v in range(11)])
-    APGD(10, "mse").run(rising, torch.zeros(1, 1, 1))
+    APGD(10, "mse", step_size=2.0).run(rising, torch.zeros(1, 1, 1))
     assert [s for _, s in rising.steps] == [2.0] * 10
 
 
@@ -107,7 +132,7 @@ def test_condition_two_halves_only_when_the_step_was_not_just_halved():
     # keep. w = 6: 1/1 success, best unchanged, not halved at 5 -> halve (0.5). w = 7: keep;
     # w = 8: halve (0.25); w = 9: keep.
     s = Scripted([10.0, 1.0, 0.5, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
-    APGD(10, "mse").run(s, torch.zeros(1, 1, 1))
+    APGD(10, "mse", step_size=2.0).run(s, torch.zeros(1, 1, 1))
     assert [st for _, st in s.steps] == [2, 2, 2, 1, 1, 1, 0.5, 0.5, 0.25, 0.25]
 
 
@@ -115,7 +140,7 @@ def test_halving_restarts_from_the_best_point():
     # best value at iterate 1; iterates 2, 3 fall: 1 of 3 steps successful < 0.75 at w_1 = 3
     vals = [0.0, 5.0, 4.0, 3.0] + [float(v) for v in range(6, 13)]
     s = Scripted(vals)
-    z, _, trace, best = APGD(10, "mse").run(s, torch.zeros(1, 1, 1))
+    z, _, trace, best = APGD(10, "mse", step_size=2.0).run(s, torch.zeros(1, 1, 1))
     x_best = s.steps[1][0]  # iterate 1, where the second step started
     assert s.steps[2][0] != x_best  # iterate 2 moved on (momentum walk)
     assert s.steps[3] == (x_best, 1.0)  # the step after w_1 starts at the best point, halved

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from advrecon.attacks.noise import DEFAULT_SEARCH
+from advrecon.attacks.search import APGD_STEP
 from advrecon.cli import main
 from advrecon.errors import ConfigError, InputFileError
 from advrecon.experiments.config import RESULT_NEUTRAL_KEYS, load_config, parse_config
@@ -305,7 +306,37 @@ def test_search_default_and_the_old_behaviour_keeps_its_hash():
     d = parse_config(old).to_dict()
     for key in RESULT_NEUTRAL_KEYS:
         d.pop(key, None)
-    for key in ("search", "restarts", "tightness"):
+    for key in ("search", "restarts", "tightness", "apgd_step"):
         del d["attacks"]["noise"][key]
     blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
     assert parse_config(old).hash() == hashlib.sha256(blob.encode()).hexdigest()
+
+
+def test_apgd_steps_enter_the_hash_only_where_they_change_results():
+    def h(**noise):
+        return parse_config(_cfg(attacks={"noise": {"eta": [0, 1], **noise}})).hash()
+
+    # PGD ignores apgd_step: the old PGD hash whatever its value
+    assert h(search="pgd") == h(search="pgd", apgd_step=0.25)
+    # APGD: the step changes its numbers; 2.0 (the older code's step) keeps the older hash
+    assert (
+        len({h(search="apgd"), h(search="apgd", apgd_step=0.5), h(search="apgd", apgd_step=2.0)})
+        == 3
+    )
+    d = parse_config(_cfg(attacks={"noise": {"eta": [0, 1], "search": "apgd"}})).to_dict()
+    for key in ("apgd_step", "restarts", "tightness"):  # at the older code's values
+        del d["attacks"]["noise"][key]
+    for key in RESULT_NEUTRAL_KEYS:
+        d.pop(key, None)
+    blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
+    assert h(search="apgd", apgd_step=2.0) == hashlib.sha256(blob.encode()).hexdigest()
+    # the tightness check's own step: 2.0 (its default, the older code's) hashes as before
+    tight = {"eta": [1]}
+    assert h(search="pgd", tightness=tight) == h(
+        search="pgd", tightness={**tight, "apgd_step": 2.0}
+    )
+    assert h(search="pgd", tightness=tight) != h(
+        search="pgd", tightness={**tight, "apgd_step": 1.0}
+    )
+    cfg = parse_config(_cfg(attacks={"noise": {"eta": [0, 1], "tightness": tight}})).noise
+    assert (cfg.apgd_step_for("l2"), cfg.apgd_step_for("tight")) == (APGD_STEP, 2.0)

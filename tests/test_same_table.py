@@ -27,7 +27,7 @@ def test_a_small_run_reproduces_the_pinned_table(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # relative paths: the config hash does not depend on tmp_path
     cfg = fakes.real_config_dict("runs", "data")
     cfg["attacks"]["noise"]["rules"] = ["l2", "reference"]
-    # the table was pinned with PGD (issue 12 added `search`; PGD stays the default). An
+    # the table was pinned with PGD (issue 12 added `search`; APGD is now the default). An
     # explicit `search: pgd` (and restarts 1, no tightness check) does not enter the hash
     cfg["attacks"]["noise"]["search"] = "pgd"
     config = parse_config(cfg)

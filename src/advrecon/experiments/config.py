@@ -625,8 +625,10 @@ class ExperimentConfig(_Section):
         for name, section in d["attacks"].items():
             # keys added later, at the value that reproduces the older code's results, are left
             # out (the section's HASH_NEUTRAL): older run folders keep their hash
-            neutral = getattr(threat_models()[name].section, "HASH_NEUTRAL", {})
-            for key, value in neutral.items():
+            cls = threat_models()[name].section
+            if hasattr(cls, "hash_view"):  # keys that only matter with some other keys' values
+                section = d["attacks"][name] = cls.hash_view(section)
+            for key, value in getattr(cls, "HASH_NEUTRAL", {}).items():
                 if key in section and section[key] == value:
                     del section[key]
         blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
