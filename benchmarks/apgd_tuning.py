@@ -6,10 +6,17 @@ This benchmark attacks training slices with ``l2`` PGD and APGD variants at the 
 (``--steps`` forward+backward passes, MSE objective, box target, eta in {0.5, 1, 2.5} %) and
 prints, per variant, the mean region SSIM, the fraction of items where it is below ``l2``
 PGD's, and the fraction where its objective (region MSE) is above PGD's. Figures, never
-asserted. The variant it selects is what :class:`advrecon.attacks.search.APGD` defaults to.
+asserted. The variant it selected is what :class:`advrecon.attacks.search.APGD` defaults to
+(``APGD_STEP``); the README quotes these runs (the demo config picks 6 annotated slices):
 
     advrecon data synth /tmp/tune --volumes 8 --slices 12 --seed 0      # the training set
-    PYTHONPATH=src python benchmarks/apgd_tuning.py --data /tmp/tune --slices 8
+    V="--variant a_s2:step_size=2.0"
+    PYTHONPATH=src python benchmarks/apgd_tuning.py --data /tmp/tune --slices 8 $V \
+        --variant a_s05:step_size=0.5 --variant a_s1_nomom:alpha=1.0     # 72 items, ~25 min
+    PYTHONPATH=src python benchmarks/apgd_tuning.py --data /tmp/tune --slices 8 $V \
+        --models unet@4 unet@8 --objective ssim                        # metric = objective
+    PYTHONPATH=src python benchmarks/apgd_tuning.py --data /tmp/tune --slices 8 $V \
+        --models unet@4 unet@8 --steps 100                             # the tightness check's
 """
 
 from __future__ import annotations
