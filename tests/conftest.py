@@ -105,3 +105,13 @@ def make_fastmri_file() -> Callable[..., Path]:
 def make_ismrmrd_header() -> Callable[..., bytes]:
     """Factory ``make_ismrmrd_header(enc, rec, center, maximum) -> bytes``."""
     return ismrmrd_header
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module (``pytestmark = pytest.mark.usefixtures("one_thread")``):
+    the CI box is shared and the attack tests' tiny tensors do not need threads."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -18,13 +18,7 @@ from advrecon.attacks.search import (
 )
 from advrecon.errors import AdvreconError
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny tensors, one thread
 
 
 def test_checkpoints_are_the_papers():

@@ -27,12 +27,7 @@ from advrecon.mri import ifft2c, rss  # noqa: E402
 BOXES = [[Box(4, 4, 8, 8)], [Box(3, 5, 7, 6), Box(6, 6, 6, 6)]]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny tensors, one thread
 
 
 def _feature(**kw):

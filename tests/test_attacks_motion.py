@@ -34,13 +34,7 @@ from advrecon.mri import ifft2c  # noqa: E402
 from advrecon.report import findings  # noqa: E402
 from advrecon.sensitivity import acs_sensitivity_maps  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny tensors, one thread
 
 
 KW = dict(shots=3, steps=3, n_random=2, generator=5)

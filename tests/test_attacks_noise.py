@@ -24,12 +24,7 @@ from advrecon.mri import fft2c, ifft2c, kspace_to_target, rss
 H, W, SIZE = 32, 24, (16, 16)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # the CI box is shared; tiny tensors do not need threads
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny tensors, one thread
 
 
 def phantom(B=2, C=4, seed=0, noise=0.01, dtype=torch.complex64):

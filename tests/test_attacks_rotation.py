@@ -22,13 +22,7 @@ from advrecon.errors import AdvreconError
 from advrecon.mri import center_crop, fft2c, ifft2c, kspace_to_target, rss
 from advrecon.sensitivity import acs_sensitivity_maps
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny tensors, one thread
 
 
 BOXES = [Box(5, 5, 4, 4), [Box(0, 0, 16, 16), Box(3, 3, 1, 1)]]
