@@ -19,15 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import test_experiments_fakes as fakes  # noqa: E402
 
-from advrecon.attacks.registry import (  # noqa: E402
-    BatchGroup,
-    ThreatModel,
-    UnitSpec,
-    box_array,
-    get_threat_model,
-    register,
-    unregister,
-)
+from advrecon.attacks.contract import BatchGroup, ThreatModel, UnitSpec, box_array  # noqa: E402
+from advrecon.attacks.registry import get_threat_model, register, unregister  # noqa: E402
 from advrecon.config_types import Budgets, Section  # noqa: E402
 from advrecon.errors import AdvreconError, ConfigError  # noqa: E402
 from advrecon.experiments.config import parse_config  # noqa: E402

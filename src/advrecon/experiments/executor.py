@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from advrecon.attacks.registry import SliceAttack, get_threat_model
+from advrecon.attacks.contract import SliceAttack
+from advrecon.attacks.registry import get_threat_model
 
 if TYPE_CHECKING:
     from advrecon.experiments.runner import BatchContext, BatchOutput

@@ -26,7 +26,8 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from advrecon.attacks.registry import BatchGroup, threat_models
+from advrecon.attacks.contract import BatchGroup
+from advrecon.attacks.registry import threat_models
 from advrecon.boxes import Box
 from advrecon.experiments.config import ExperimentConfig, ModelConfig
 from advrecon.experiments.schema import KEY_COLUMNS

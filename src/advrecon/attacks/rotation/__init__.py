@@ -58,6 +58,8 @@ from advrecon.attacks._common import (
     select_mask,
     select_nlf,
 )
+from advrecon.attacks.contract import BatchGroup, SliceAttack, UnitSpec
+from advrecon.attacks.engine import unit_images
 from advrecon.attacks.fixed_coils import move_in_fixed_coils
 from advrecon.attacks.geometry import (
     INTERPOLATIONS,
@@ -75,7 +77,6 @@ from advrecon.attacks.objectives import (
     worst_index,
 )
 from advrecon.attacks.objectives import data_range as data_range_of
-from advrecon.attacks.registry import BatchGroup, SliceAttack, UnitSpec, unit_images
 from advrecon.attacks.results import METRICS, RotationResult
 from advrecon.boxes import Box
 from advrecon.config_types import (

@@ -45,12 +45,12 @@ from advrecon.attacks._common import (
     select_mask,
     select_nlf,
 )
+from advrecon.attacks.contract import BatchGroup, SliceAttack, UnitSpec
 from advrecon.attacks.evaluation import evaluate, nan_columns
 from advrecon.attacks.feature import FeatureResult, FeatureUnitScores, boxes_that_fit
 from advrecon.attacks.noise import ETA_SCALE, KspaceNoise
 from advrecon.attacks.objectives import data_range as data_range_of
 from advrecon.attacks.objectives import make_regions
-from advrecon.attacks.registry import BatchGroup, SliceAttack, UnitSpec
 from advrecon.attacks.search import ProjectedGradient, random_draws
 from advrecon.boxes import Box
 from advrecon.config_types import (

@@ -59,6 +59,8 @@ from advrecon.attacks._common import (
     select_mask,
     select_nlf,
 )
+from advrecon.attacks.contract import BatchGroup, SliceAttack, UnitSpec
+from advrecon.attacks.engine import unit_images
 from advrecon.attacks.evaluation import evaluate, nan_columns, random_summary
 from advrecon.attacks.objectives import (
     OBJECTIVES,
@@ -69,7 +71,6 @@ from advrecon.attacks.objectives import (
     region_metrics,
 )
 from advrecon.attacks.objectives import data_range as data_range_of
-from advrecon.attacks.registry import BatchGroup, SliceAttack, UnitSpec, unit_images
 from advrecon.attacks.results import METRICS, NoiseAttackResult
 from advrecon.attacks.search import (
     APGD,

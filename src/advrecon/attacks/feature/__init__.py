@@ -51,10 +51,11 @@ from advrecon.attacks._common import (
     select_mask,
     select_nlf,
 )
+from advrecon.attacks.contract import BatchGroup, SliceAttack, UnitSpec
+from advrecon.attacks.engine import unit_images
 from advrecon.attacks.evaluation import evaluate, nan_columns
 from advrecon.attacks.objectives import data_range as data_range_of
 from advrecon.attacks.objectives import make_regions
-from advrecon.attacks.registry import BatchGroup, SliceAttack, UnitSpec, unit_images
 from advrecon.boxes import Box
 from advrecon.config_types import (
     Budgets,
