@@ -20,10 +20,10 @@ from typing import Any
 
 _PUBLIC = {
     "noise_attack": "advrecon.attacks.noise",
-    "NoiseAttackResult": "advrecon.attacks.results",
+    "NoiseAttackResult": "advrecon.attacks.noise",
     "rotation_attack": "advrecon.attacks.rotation",
     "angle_grid": "advrecon.attacks.rotation",
-    "RotationResult": "advrecon.attacks.results",
+    "RotationResult": "advrecon.attacks.rotation",
     "motion_attack": "advrecon.attacks.motion",
     "MotionResult": "advrecon.attacks.motion",
     "feature_attack": "advrecon.attacks.feature",

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from advrecon.attacks.contract import ThreatModel
+from advrecon.attacks.contract import Column, ThreatModel
 from advrecon.attacks.motion import MotionAttackConfig, motion_batch_groups, run_motion_units
+from advrecon.attacks.motion.report import HOOKS
+from advrecon.attacks.results import metric_columns
 
-__all__ = ["THREAT_MODEL"]
+__all__ = ["COLUMNS", "THREAT_MODEL"]
+
+#: Result columns of the motion attack beyond the common ones.
+COLUMNS: dict[str, Column] = {
+    **metric_columns("single", "worst motion of a single shot (the worst shot) at the same bound"),
+}
 
 THREAT_MODEL = ThreatModel(
     name="motion",
@@ -15,5 +22,7 @@ THREAT_MODEL = ThreatModel(
     budget_column="theta_max",
     budget_unit="degrees (theta_max per shot; the translation bound is motion_t_max_px)",
     budget_symbol=" deg",
+    columns=COLUMNS,
+    report=HOOKS,
     unit_letter="t",
 )

@@ -62,6 +62,7 @@ from advrecon.attacks._common import (
 from advrecon.attacks.contract import BatchGroup, SliceAttack, UnitSpec
 from advrecon.attacks.engine import unit_images
 from advrecon.attacks.evaluation import evaluate, nan_columns, random_summary
+from advrecon.attacks.noise.result import NoiseAttackResult
 from advrecon.attacks.objectives import (
     OBJECTIVES,
     Regions,
@@ -71,7 +72,7 @@ from advrecon.attacks.objectives import (
     region_metrics,
 )
 from advrecon.attacks.objectives import data_range as data_range_of
-from advrecon.attacks.results import METRICS, NoiseAttackResult
+from advrecon.attacks.results import METRICS
 from advrecon.attacks.search import (
     APGD,
     APGD_STEP,
@@ -597,7 +598,7 @@ def noise_attack(
             Croce & Hein's 2.0 was tuned for 100 iterations).
 
     Returns:
-        :class:`~advrecon.attacks.results.NoiseAttackResult` with ``N`` items.
+        :class:`~advrecon.attacks.noise.result.NoiseAttackResult` with ``N`` items.
 
     Raises:
         AdvreconError: Bad k-space/mask, box, eta, padding or option.

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from advrecon.attacks.contract import ThreatModel
+from advrecon.attacks.contract import Column, ThreatModel
 from advrecon.attacks.noise import NoiseAttackConfig, noise_batch_groups, run_noise_units
+from advrecon.attacks.noise.report import HOOKS
+from advrecon.attacks.results import metric_columns
 
-__all__ = ["THREAT_MODEL"]
+__all__ = ["COLUMNS", "THREAT_MODEL"]
+
+#: Result columns of the noise attack beyond the common ones.
+COLUMNS: dict[str, Column] = {
+    **metric_columns(
+        "rand_worst", "random noise of the same per-coil norm, worst of n_random draws"
+    ),
+}
 
 THREAT_MODEL = ThreatModel(
     name="noise",
@@ -15,5 +24,7 @@ THREAT_MODEL = ThreatModel(
     budget_column="eta_percent",
     budget_unit="percent of each coil's k-space norm (eta)",
     budget_symbol="%",
+    columns=COLUMNS,
+    report=HOOKS,
     unit_letter="e",
 )

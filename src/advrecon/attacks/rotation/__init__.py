@@ -77,7 +77,8 @@ from advrecon.attacks.objectives import (
     worst_index,
 )
 from advrecon.attacks.objectives import data_range as data_range_of
-from advrecon.attacks.results import METRICS, RotationResult
+from advrecon.attacks.results import METRICS
+from advrecon.attacks.rotation.result import RotationResult
 from advrecon.boxes import Box
 from advrecon.config_types import (
     Budgets,
@@ -265,7 +266,7 @@ def rotation_attack(
             :func:`~advrecon.attacks.fixed_coils.move_in_fixed_coils`).
 
     Returns:
-        :class:`~advrecon.attacks.results.RotationResult`.
+        :class:`~advrecon.attacks.rotation.result.RotationResult`.
 
     Raises:
         AdvreconError: Bad k-space/mask, box, angle, step or option.

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from advrecon.attacks.contract import ThreatModel
+from advrecon.attacks.contract import Column, ThreatModel
+from advrecon.attacks.results import metric_columns
 from advrecon.attacks.rotation import (
     RotationAttackConfig,
     rotation_batch_groups,
     run_rotation_units,
 )
+from advrecon.attacks.rotation.report import HOOKS
 
-__all__ = ["THREAT_MODEL"]
+__all__ = ["COLUMNS", "THREAT_MODEL"]
+
+#: Result columns of the rotation attack beyond the common ones.
+COLUMNS: dict[str, Column] = {
+    **metric_columns("rand_median", "random angle of the window: median over its grid angles"),
+}
 
 THREAT_MODEL = ThreatModel(
     name="rotation",
@@ -19,5 +26,7 @@ THREAT_MODEL = ThreatModel(
     budget_column="theta_max",
     budget_unit="degrees (theta_max: half-width of the angle window)",
     budget_symbol=" deg",
+    columns=COLUMNS,
+    report=HOOKS,
     unit_letter="t",
 )
