@@ -253,6 +253,12 @@ class ThreatModel:
         columns: Result columns the plug-in adds, name -> :class:`Column`.
         report: Report hooks.
         description: One line for listings.
+        threat: The class holding the perturbation's mathematics (parametrisation, feasible set,
+            action on k-space), or ``None``. Its instances have ``feasible(delta) -> (n,) bool``,
+            and every iterate a search makes is an output of their ``draw``, ``project`` or
+            ``ascent_step``: the contract test suite checks every one of them.
+        example: A small valid config section (fast on a tiny slice): the contract test suite
+            and the documentation run it.
     """
 
     name: str
@@ -266,3 +272,5 @@ class ThreatModel:
     columns: Mapping[str, Column] = field(default_factory=dict)
     report: ReportHooks = field(default_factory=ReportHooks)
     description: str = ""
+    threat: type | None = None
+    example: Mapping[str, Any] = field(default_factory=dict)
