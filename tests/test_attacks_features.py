@@ -12,12 +12,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from test_attacks_noise import TinyNet, column_mask, phantom  # noqa: E402
 
-from advrecon.attacks import _features as ft  # noqa: E402
 from advrecon.attacks.feature import (  # noqa: E402
     FeatureAttackConfig,
     feature_attack,
     feature_batch_groups,  # noqa: E402
 )
+from advrecon.attacks.feature.insertion import (  # noqa: E402
+    add_feature,
+    fixed_coil_maps,
+    object_phase,
+)
+from advrecon.attacks.feature.measures import recovered  # noqa: E402
+from advrecon.attacks.feature.shapes import place, shape_mask  # noqa: E402
 from advrecon.attacks.hallucination import hallucination_attack  # noqa: E402
 from advrecon.boxes import Box  # noqa: E402
 from advrecon.errors import AdvreconError, ConfigError  # noqa: E402
@@ -50,7 +56,7 @@ def test_feature_bounds_support_inside_box_and_fill():
         mean = float(res.control[i][b.slices()].mean())
         bound = [0.3, 0.2][int(res.item_index[i])] * mean
         assert float(f.max()) <= bound * (1 + 1e-5)
-        fill = float(f.sum()) / (bound * float(ft.shape_mask("disc", 4).sum()))
+        fill = float(f.sum()) / (bound * float(shape_mask("disc", 4).sum()))
         assert fill >= 0.5 - 1e-4  # min_fill holds
     rows = res.to_rows()
     assert all(torch.isfinite(torch.tensor(r["feature_recovered"])) for r in rows)
@@ -79,10 +85,10 @@ def test_zero_contrast_is_clean_exactly():
 
 def test_zero_feature_leaves_kspace_bit_for_bit():
     k = phantom()
-    maps = ft.fixed_coil_maps(k, column_mask(), 4)
-    phase = ft.object_phase(k, maps)
+    maps = fixed_coil_maps(k, column_mask(), 4)
+    phase = object_phase(k, maps)
     zero = torch.zeros(2, 16, 16)
-    assert torch.equal(ft.add_feature(k, maps, phase, zero), k)
+    assert torch.equal(add_feature(k, maps, phase, zero), k)
 
 
 def test_feature_adds_its_amplitude_to_the_magnitude_image():
@@ -90,13 +96,13 @@ def test_feature_adds_its_amplitude_to_the_magnitude_image():
     well conditioned (sum |S|^2 = 1 there, ACS = all columns)."""
     k = phantom(noise=0.0, dtype=torch.complex128)
     full = torch.ones(1, 1, 1, k.shape[-1])
-    maps = ft.fixed_coil_maps(k, full, k.shape[-1])
-    phase = ft.object_phase(k, maps)
+    maps = fixed_coil_maps(k, full, k.shape[-1])
+    phase = object_phase(k, maps)
     f = torch.zeros(2, 16, 16, dtype=torch.float64)
     f[:, 7:9, 7:9] = 0.1
     from advrecon.mri import kspace_to_target
 
-    diff = kspace_to_target(ft.add_feature(k, maps, phase, f), (16, 16)) - kspace_to_target(
+    diff = kspace_to_target(add_feature(k, maps, phase, f), (16, 16)) - kspace_to_target(
         k, (16, 16)
     )
     torch.testing.assert_close(diff[:, 7:9, 7:9], f[:, 7:9, 7:9], atol=1e-6, rtol=1e-4)
@@ -107,17 +113,17 @@ def test_feature_gradcheck_tiny():
     """Feature values -> k-space -> zero-filled recon -> recovered fraction, in float64."""
     k = phantom(B=1, C=2, dtype=torch.complex128)
     m = column_mask(torch.float64)
-    maps = ft.fixed_coil_maps(k, m, 4)
-    phase = ft.object_phase(k, maps)
+    maps = fixed_coil_maps(k, m, 4)
+    phase = object_phase(k, maps)
     pos = torch.tensor([[6, 6]])
-    shape = ft.shape_mask("disc", 3, torch.float64)
+    shape = shape_mask("disc", 3, torch.float64)
     recon = ZeroFilled((16, 16))
     clean = recon(k * m, m, 4)
 
     def fn(q):
-        f = ft.place(q * shape, pos, (16, 16))
-        img = recon(ft.add_feature(k, maps, phase, f) * m, m, 4)
-        return ft.recovered(img - clean, f)
+        f = place(q * shape, pos, (16, 16))
+        img = recon(add_feature(k, maps, phase, f) * m, m, 4)
+        return recovered(img - clean, f)
 
     q = (0.2 + torch.rand(1, 3, 3, dtype=torch.float64)).requires_grad_(True)
     assert torch.autograd.gradcheck(fn, (q,), eps=1e-6, atol=1e-5)
@@ -355,3 +361,81 @@ def test_two_gloo_ranks_equal_single_process(tmp_path):
         tables[name] = df.drop(columns=[c for c in df.columns if c.startswith("time_")])
     assert set(tables["single"]["attack"]) == {"feature", "hallucination"}
     pd.testing.assert_frame_equal(tables["multi"], tables["single"])
+
+
+@pytest.mark.parametrize("name", ["feature", "hallucination"])
+def test_plugin_example_iterates_are_feasible_threat_outputs_and_zero_budget_is_clean(
+    name, monkeypatch
+):
+    """The plug-in's example section on one slice: every point the searches reconstruct is,
+    row by row, an output of the threat class's draw / project / ascent_step and feasible; a
+    zero budget gives the clean reconstruction bit for bit."""
+    import importlib
+
+    from advrecon.attacks.contract import SliceAttack
+
+    tm = importlib.import_module(f"advrecon.attacks.{name}.plugin").THREAT_MODEL
+    cls, section = tm.threat, tm.section(**tm.example)
+    outputs, seen = [], []
+
+    def recording(method):
+        def wrapped(self, *args, **kwargs):
+            out = method(self, *args, **kwargs)
+            assert bool(self.feasible(out).all()), method.__name__
+            outputs.extend(out.detach().clone())
+            return out
+
+        return wrapped
+
+    for method in ("draw", "project", "ascent_step"):
+        if hasattr(cls, method):
+            monkeypatch.setattr(cls, method, recording(getattr(cls, method)))
+    reconstruct = cls.reconstruct
+
+    def checked(self, delta):
+        assert bool(self.feasible(delta).all())
+        seen.extend(delta.detach().clone())
+        return reconstruct(self, delta)
+
+    monkeypatch.setattr(cls, "reconstruct", checked)
+    k, m = phantom(B=1), column_mask()
+    boxes = [Box(4, 4, 8, 8), Box(3, 5, 7, 6)]
+    inp = SliceAttack(TinyNet(), k[0], m, 4, boxes, None, (16, 16), torch.Generator(), None)
+    (group,) = tm.batch_groups(section, "m", ["region"], {"region": list(enumerate(boxes))})
+    scores = tm.run(inp, group.units, section, group.units[0].rule)
+    assert seen and all(any(torch.equal(d, o) for o in outputs) for d in seen)
+    for unit in group.units:
+        i, row = scores.row(unit)
+        arrays = scores.arrays(i, unit)
+        assert (unit.budget == 0) == torch.equal(arrays["adversarial"], arrays["clean"])
+        if unit.budget == 0:
+            assert row["adv_ssim"] == row["clean_ssim"] and row["adv_mse"] == row["clean_mse"]
+
+
+def test_feasible_rejects_points_outside_the_sets():
+    from advrecon.attacks.feature import FeatureInsertion
+    from advrecon.attacks.hallucination import Hallucination
+
+    shape = shape_mask("disc", 4)
+    bound = torch.tensor([1.0, 2.0])
+    threat = FeatureInsertion(
+        None, None, None, None, None, None, shape, torch.zeros(2, 2, dtype=torch.long), bound,
+        0.5 * bound * shape.sum(), 1.0, None,
+    )  # fmt: skip
+    q = threat.start()
+    assert threat.feasible(q).all() and torch.equal(threat.project(q), q)
+    for far in (-1.0, -5.0):  # below -(1 - min_fill) bound: beyond the first lift's bracket
+        assert threat.feasible(threat.project(torch.full_like(q, far))).all()
+    for bad in (q * 1.01, -q, q * 0.4, q + (1 - shape)):
+        assert not threat.feasible(bad).any()
+    k = phantom()
+    budget = 0.03 * torch.linalg.vector_norm(k.to(torch.complex128), dim=(-2, -1))[..., None, None]
+    cols = torch.ones(1, 1, 1, k.shape[-1])
+    cols[..., :2] = 0
+    from advrecon.attacks.noise import KspaceNoise
+
+    noise = KspaceNoise(None, k, None, None, cols, budget, None, None, None, None)
+    h = Hallucination(noise, None, None, None, 1.0)
+    z = h.draw([torch.Generator().manual_seed(i) for i in range(2)])
+    assert h.feasible(z).all() and h.feasible(h.project(3 * k)).all()
+    assert not h.feasible(1.01 * z).any() and not h.feasible(z + 1e-3 * (1 - cols)).any()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from advrecon.attacks.contract import Column, ThreatModel
-from advrecon.attacks.feature import FeatureAttackConfig, feature_batch_groups, run_feature_units
+from advrecon.attacks.feature.config import FeatureAttackConfig, feature_batch_groups
 from advrecon.attacks.feature.report import HOOKS
+from advrecon.attacks.feature.threat import FeatureInsertion
+from advrecon.attacks.feature.units import run_feature_units
 
 __all__ = ["COLUMNS", "THREAT_MODEL", "feature_columns"]
 
@@ -45,4 +47,6 @@ THREAT_MODEL = ThreatModel(
     columns=COLUMNS,
     report=HOOKS,
     unit_letter="t",
+    threat=FeatureInsertion,
+    example={"contrast": [0, 25], "size": 3, "steps": 2, "n_random": 1},
 )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from advrecon.attacks.contract import Column, ThreatModel
 from advrecon.attacks.feature.plugin import feature_columns
-from advrecon.attacks.hallucination import (
+from advrecon.attacks.hallucination.config import (
     HallucinationAttackConfig,
     hallucination_batch_groups,
-    run_hallucination_units,
 )
 from advrecon.attacks.hallucination.report import HOOKS
+from advrecon.attacks.hallucination.threat import Hallucination
+from advrecon.attacks.hallucination.units import run_hallucination_units
 
 __all__ = ["COLUMNS", "THREAT_MODEL"]
 
@@ -41,4 +42,6 @@ THREAT_MODEL = ThreatModel(
     columns=COLUMNS,
     report=HOOKS,
     unit_letter="t",
+    threat=Hallucination,
+    example={"eta": [0, 1], "size": 3, "steps": 2, "n_random": 1},
 )
