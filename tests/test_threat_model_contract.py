@@ -158,7 +158,7 @@ def _assert_rows_close(a: dict, b: dict, exact: bool) -> None:
         if exact:
             np.testing.assert_array_equal(x, y, err_msg=key)
         else:
-            np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5, err_msg=key)
+            np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-4, err_msg=key)
 
 
 @pytest.mark.parametrize("name", NAMES)
