@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import strength  # noqa: E402
 
-from advrecon.attacks import noise as noise_mod  # noqa: E402
+from advrecon.attacks.noise import options as noise_options  # noqa: E402
 from advrecon.attacks.search import APGD, ProjectedGradient  # noqa: E402
 
 #: name -> the search at ``steps`` passes (``None``: l2 PGD with this step size).
@@ -59,12 +59,12 @@ def add_variant(spec: str) -> None:
 def run(case, args, name: str):
     """Region SSIM and returned objective ``(E,)`` of variant ``name`` on the case."""
     search = VARIANTS[name](args.steps, args.objective)
-    original = noise_mod.make_search
-    noise_mod.make_search = lambda *a, **k: search
+    original = noise_options.make_search
+    noise_options.make_search = lambda *a, **k: search
     try:
         res = strength.attack(case, args, steps=args.steps, search="pgd")
     finally:
-        noise_mod.make_search = original
+        noise_options.make_search = original
     obj = res.trace.gather(1, res.best_step[:, None])[:, 0]
     return res.metrics["adv_ssim"].double().cpu(), obj.double().cpu()
 

@@ -8,12 +8,16 @@ import pytest
 import torch
 from test_attacks_noise import BOXES, TinyNet, column_mask, phantom
 
-from advrecon.attacks.noise import KspaceNoise, _chunk, _prepare, noise_attack
+from advrecon.attacks.engine import random_baseline
+from advrecon.attacks.noise import KspaceNoise, NoiseOptions, noise_attack
+from advrecon.attacks.noise.attack import _starts
+from advrecon.attacks.noise.batch import chunk_threat, prepare_batch
 from advrecon.attacks.search import (
     APGD,
     APGD_STEP,
     apgd_checkpoints,
     autoattack_checkpoints,
+    best_of_restarts,
     returned_value,
 )
 from advrecon.errors import AdvreconError
@@ -60,10 +64,10 @@ class Watched(KspaceNoise):
 
 def watched(eta=0.1, padding=(2, 22), steps=10):
     k, m = phantom(), column_mask()
-    opts = dict(recon_size=None, padding=padding, data_range="maxmin", generator=3,
-                measured_only=False)  # fmt: skip
-    b = _prepare(TinyNet(), k, m, 4, BOXES, torch.tensor([eta, 2 * eta]), opts)
-    threat, gens = _chunk(b, range(len(b.index)))
+    opts = NoiseOptions(recon_size=None, padding=padding, data_range="maxmin", generator=3,
+                        measured_only=False)  # fmt: skip
+    b = prepare_batch(TinyNet(), k, m, 4, BOXES, torch.tensor([eta, 2 * eta]), opts)
+    threat, gens = chunk_threat(b, range(len(b.index)))
     return Watched(**vars(threat)), gens
 
 
@@ -201,3 +205,63 @@ def test_bad_search_options(kw, message):
     with pytest.raises(AdvreconError) as err:
         noise_attack(TinyNet(), k, m, 4, [BOXES[0]], 0.1, **kw)
     assert message in str(err.value)
+
+
+@dataclass(frozen=True)
+class Traced(KspaceNoise):
+    """The noise threat model, recording the outputs of ``draw`` / ``project`` /
+    ``ascent_step`` and every point it reconstructs (with the threat model of its items and
+    the number of outputs made before it)."""
+
+    made: list = field(default_factory=list, compare=False)
+    seen: list = field(default_factory=list, compare=False)
+
+    def draw(self, generators):
+        return self._made(super().draw(generators))
+
+    def project(self, z):
+        return self._made(super().project(z))
+
+    def ascent_step(self, z, grad, step_size, rule):
+        return self._made(super().ascent_step(z, grad, step_size, rule))
+
+    def reconstruct(self, z):
+        self.seen.append((self, z.detach().clone(), len(self.made)))
+        return super().reconstruct(z)
+
+    def _made(self, z):
+        self.made.append(z.detach().clone())
+        return z
+
+
+@pytest.mark.parametrize(
+    "search, rule, restarts, start",
+    [("pgd", "l2", 1, True), ("pgd", "reference", 2, True), ("apgd", "l2", 2, True),
+     ("apgd", "l2", 2, False), ("pgd", "l2", 1, False)],
+)  # fmt: skip
+def test_every_iterate_is_made_by_the_threat_model_and_feasible(search, rule, restarts, start):
+    k, m = phantom(), column_mask()
+    opts = NoiseOptions(padding=(2, 22), generator=3, n_random=2, search=search, rule=rule,
+                        restarts=restarts, random_start=start, steps=6).checked()  # fmt: skip
+    b = prepare_batch(TinyNet(), k, m, 4, BOXES, torch.tensor([0.0, 0.2]), opts)
+    base, gens = chunk_threat(b, range(len(b.index)))
+    threat = Traced(**vars(base))
+    clean = threat.reconstruct(torch.zeros_like(threat.kspace)).detach()
+    threat.seen.clear()
+    best_of_restarts(opts.searcher(), threat, _starts(threat, gens, opts), clean)
+    random_baseline(threat, [g[1] for g in gens], opts.n_random, opts.chunk_size)
+    # the search's iterates (the eta = 0 item never moves), then 3 items x 2 draws in 2 chunks
+    assert len(threat.seen) == restarts * (opts.steps + 1) + 2
+    for owner, z, n_made in threat.seen:
+        assert owner.feasible(z).all()
+        made = [row for p in threat.made[:n_made] for row in p]  # items may be a subset (take)
+        for row in z:
+            assert any(torch.equal(p, row) for p in made)
+
+
+def test_project_returns_zero_bit_for_bit():
+    threat, _ = watched()
+    zero = torch.zeros_like(threat.kspace)
+    out = threat.project(zero)
+    assert out.dtype == zero.dtype
+    assert torch.view_as_real(out).numpy().tobytes() == torch.view_as_real(zero).numpy().tobytes()

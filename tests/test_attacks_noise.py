@@ -354,3 +354,28 @@ def test_projection_holds_in_float64_on_fastmri_size_coils():
     out = project_per_coil(z, budget)
     ratio = torch.linalg.vector_norm(out.to(torch.complex128), dim=(-2, -1), keepdim=True) / budget
     assert (ratio <= 1 + 1e-6).all() and (ratio >= 1 - 1e-6).all()
+
+
+def test_feasible_is_the_budget_up_to_rounding_and_the_support():
+    from advrecon.attacks.noise import KspaceNoise
+
+    g = torch.Generator().manual_seed(0)
+    k = torch.randn(2, 3, 8, 8, dtype=torch.complex64, generator=g)
+    budget = torch.rand(2, 3, 1, 1, dtype=torch.float64, generator=g) + 0.5
+    support = torch.ones(1, 1, 1, 8)
+    support[..., :2] = 0
+    threat = KspaceNoise(None, k, torch.ones(1, 1, 1, 8), None, support, budget,
+                         None, None, None, None)  # fmt: skip
+    z = threat.draw([torch.Generator().manual_seed(i) for i in range(2)])
+    assert threat.feasible(z).tolist() == [True, True]
+    assert threat.feasible(threat.project(3 * k)).tolist() == [True, True]
+    assert threat.feasible(torch.zeros_like(k)).tolist() == [True, True]
+    over = z.clone()
+    over[1, 2] *= 1 + 1e-5  # one coil 10 x float32 rounding over its budget
+    assert threat.feasible(over).tolist() == [True, False]
+    off = z.clone()
+    off[0, 0, 3, 1] = 1e-6  # off the support
+    assert threat.feasible(off).tolist() == [False, True]
+    bad = z.clone()
+    bad[1, 0, 0, 4] = float("nan")
+    assert threat.feasible(bad).tolist() == [True, False]

@@ -76,3 +76,10 @@ def test_kspace_noise_step_stays_in_the_balls():
             threat.ascent_step(z, grad, 0.5, rule).to(torch.complex128), dim=(-2, -1)
         )
         assert bool((nz <= budget[..., 0, 0] * (1 + 1e-6)).all())
+
+
+def test_noise_plugin_declares_its_threat_class_and_a_valid_example():
+    noise = get_threat_model("noise")
+    assert noise.threat is KspaceNoise and callable(noise.threat.feasible)
+    section = noise.section.model_validate(dict(noise.example))
+    assert section.eta == (0.0, 1.0) and section.steps == 2 and section.search == "pgd"

@@ -33,10 +33,12 @@ from advrecon.attacks.contract import SliceAttack, Unit, box_array
 from advrecon.attacks.evaluation import nan_columns, random_summary
 from advrecon.attacks.objectives import box_metrics, region_metrics
 from advrecon.attacks.results import METRICS
+from advrecon.attacks.search import random_draws
 from advrecon.boxes import Box
 from advrecon.errors import AdvreconError
 
 __all__ = [
+    "IMAGE_KEYS",
     "ItemScores",
     "SliceItems",
     "item_generators",
@@ -50,6 +52,7 @@ __all__ = [
     "unit_images",
 ]
 
+#: The images every threat model saves per unit (:func:`unit_images`).
 IMAGE_KEYS = ("target", "clean", "adversarial", "control")
 
 
@@ -177,8 +180,6 @@ def random_baseline(threat: Any, gens: list, n_random: int, chunk_size: int | No
     Returns:
         ``rand_mean_*`` and ``rand_worst_*`` columns, ``(n,)`` each.
     """
-    from advrecon.attacks.search import random_draws
-
     n = len(gens)
     if n_random == 0:
         return nan_columns(("rand_mean", "rand_worst"), n, threat.device)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from advrecon.attacks.contract import Column, ThreatModel
-from advrecon.attacks.noise import NoiseAttackConfig, noise_batch_groups, run_noise_units
+from advrecon.attacks.noise.config import NoiseAttackConfig, noise_batch_groups
 from advrecon.attacks.noise.report import HOOKS
+from advrecon.attacks.noise.threat import KspaceNoise
+from advrecon.attacks.noise.units import run_noise_units
 from advrecon.attacks.results import metric_columns
 
 __all__ = ["COLUMNS", "THREAT_MODEL"]
@@ -27,4 +29,6 @@ THREAT_MODEL = ThreatModel(
     columns=COLUMNS,
     report=HOOKS,
     unit_letter="e",
+    threat=KspaceNoise,
+    example={"eta": [0, 1], "steps": 2, "n_random": 1, "search": "pgd"},
 )
