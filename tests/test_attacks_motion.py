@@ -20,12 +20,12 @@ from advrecon.attacks.fixed_coils import move_in_fixed_coils  # noqa: E402
 from advrecon.attacks.motion import (  # noqa: E402
     MotionAttackConfig,
     RigidMotion,
-    _move_object,
     motion_attack,
     moved_kspace,
     shot_index,
     translate_kspace,
 )
+from advrecon.attacks.motion.acquisition import _move_object  # noqa: E402
 from advrecon.cli import main  # noqa: E402
 from advrecon.errors import AdvreconError, ConfigError  # noqa: E402
 from advrecon.experiments import schema  # noqa: E402

@@ -7,7 +7,6 @@ import pytest
 import torch
 from test_attacks_noise import SIZE, TinyNet, column_mask, phantom
 
-from advrecon.attacks import rotation as rotation_module
 from advrecon.attacks.geometry import rotate, validity_mask
 from advrecon.attacks.objectives import (
     data_range,
@@ -17,6 +16,7 @@ from advrecon.attacks.objectives import (
     region_metrics,
 )
 from advrecon.attacks.rotation import Rotation, angle_grid, rotation_attack
+from advrecon.attacks.rotation import sweep as sweep_module
 from advrecon.boxes import Box
 from advrecon.errors import AdvreconError
 from advrecon.mri import center_crop, fft2c, ifft2c, kspace_to_target, rss
@@ -305,9 +305,9 @@ def test_sweep_equals_the_plain_one_angle_at_a_time_pipeline(
     worst angles of the plain pipeline run one angle at a time: ``Rotation.act`` (upsampling
     every time), the model at batch 1, ``Rotation.to_target``, region metrics of the full
     maps."""
-    monkeypatch.setattr(rotation_module, "_CPU_BLOCK", block)
+    monkeypatch.setattr(sweep_module, "_CPU_BLOCK", block)
     if block == 1:  # also the path that computes each pass's validity masks
-        monkeypatch.setattr(rotation_module, "_MAX_CACHED_MASK", 0)
+        monkeypatch.setattr(sweep_module, "_MAX_CACHED_MASK", 0)
     k, m = phantom(B=2), column_mask()
     net = TinyNet()
     boxes = [[Box(5, 5, 4, 4), Box.full(SIZE)], [Box(3, 2, 6, 5)]]
