@@ -153,7 +153,7 @@ def rotation_attack(
     dev = kspace.device
     sweep = Sweep(
         recon, kspace, mask, num_low_frequencies, threat, item_index.to(dev),
-        make_regions(items, size, device=dev), angles.to(dev), window[top].to(dev), select_by,
+        make_regions(items, size, device=dev), angles.to(dev), window.to(dev), select_by,
         data_range, size,
     )  # fmt: skip
     with frozen(recon), torch.no_grad():
@@ -164,15 +164,17 @@ def rotation_attack(
     metrics["rand_draw_ssim"] = random_draws(per_angle["ssim"], window, n_random, generator)
     control, control_metrics = rotation_control(
         sweep.coil, sweep.maps, sweep.target, sweep.data_range, sweep.regions, sweep.full,
-        sweep.index, sweep.angles, sel, top, size, threat.kw, chunk_size,
+        sweep.index, sweep.angles, sel, size, threat.kw, chunk_size,
     )  # fmt: skip
     metrics.update(control_metrics)
     return RotationResult(
         angles=angles, theta_max=theta_max, window=window, per_angle=per_angle,
-        selected_index=sel, selected_angle=sweep.angles[sel], metrics=metrics, adversarial=adv,
-        valid=adv_valid, clean=clean_b[sweep.index], target=sweep.target[sweep.index],
+        selected_index=sel, selected_angle=sweep.angles[sel], metrics=metrics,
+        adversarial=adv[top], valid=adv_valid[top], clean=clean_b[sweep.index],
+        target=sweep.target[sweep.index],
         boxes=list(sweep.regions.boxes), box_grown=list(sweep.regions.grown),
         item_index=item_index, interpolation=interpolation, select_by=select_by,
         step=float(step), n_random=int(n_random), data_range_convention=data_range,
-        control=control, grid=grid, identity_at_zero=identity_at_zero, coils=coils,
+        control=control[top], grid=grid, identity_at_zero=identity_at_zero, coils=coils,
+        window_adversarial=adv, window_control=control,
     )  # fmt: skip

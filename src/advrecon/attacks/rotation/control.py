@@ -20,7 +20,7 @@ __all__ = ["rotation_control"]
 
 
 def rotation_control(
-    coil, sens, target_b, dr_b, regions: Regions, full: Regions, idx, angles, sel, t_top, size, rot,
+    coil, sens, target_b, dr_b, regions: Regions, full: Regions, idx, angles, sel, size, rot,
     chunk_size,
 ):  # fmt: skip
     """Fully-sampled target through rotate -> RSS/crop -> rotate back at the selected angles.
@@ -32,12 +32,12 @@ def rotation_control(
         target_b, dr_b: ``(B, h, w)``, ``(B,)``.
         regions, full: ``N`` item regions, ``B`` whole-image regions.
         idx: ``(N,)`` slice of each item; angles: ``(A,)``; sel: ``(N, T)`` selected indices.
-        t_top: Index of the largest ``theta_max`` (whose control image is returned).
         size: ``(h, w)``; rot: keyword arguments of :func:`~advrecon.attacks.geometry.rotate`.
         chunk_size: Largest number of pairs per pass.
 
     Returns:
-        ``(control (N, h, w), {"control_<metric>[_full]": (N, T) float64})``.
+        ``(control (T, N, h, w), {"control_<metric>[_full]": (N, T) float64})``: the control
+        image at each item's selected angle of each window, and its metrics.
     """
     N, T = sel.shape
     A = angles.numel()
@@ -48,7 +48,7 @@ def rotation_control(
         for m in METRICS
         for suf in ("", "_full")
     }
-    control = torch.zeros((N, *size), dtype=target_b.dtype, device=idx.device)
+    control = torch.zeros((T, N, *size), dtype=target_b.dtype, device=idx.device)
     pos = torch.arange(N * T, device=idx.device)
     for r in chunk_ranges(uniq.numel(), chunk_size):
         s, ang = uniq[r.start : r.stop] // A, angles[uniq[r.start : r.stop] % A]
@@ -64,6 +64,5 @@ def rotation_control(
         for m in METRICS:
             out[f"control_{m}"][p] = rm[m][n, c]
             out[f"control_{m}_full"][p] = fm[m][idx[n], c]
-        tops = here & (pos % T == t_top)
-        control[pos[tops] // T] = back[inv[tops] - r.start].to(control.dtype)
+        control[p % T, n] = back[c].to(control.dtype)
     return control, {k: v.reshape(N, T) for k, v in out.items()}

@@ -61,16 +61,16 @@ class Sweep:
             undersampling mask and its ``num_low_frequencies``.
         threat: The :class:`~advrecon.attacks.rotation.threat.Rotation` (what turns, how).
         index: ``(N,)`` slice of each item; regions: the ``N`` item regions.
-        angles: ``(A,)`` grid angles (degrees, containing 0); in_top: ``(A,)`` bool, the
-            window of the largest ``theta_max`` (where the adversarial image is chosen).
+        angles: ``(A,)`` grid angles (degrees, containing 0); windows: ``(T, A)`` bool, the
+            angles of each ``theta_max`` (an adversarial image is kept per window).
         select_by: Metric that picks the worst angle; data_range: its convention.
         size: ``(h, w)``; block: pairs per pass (default :func:`_default_block`).
     """
 
     def __init__(self, recon, kspace, mask, nlf, threat: Rotation, index, regions, angles,
-                 in_top, select_by, data_range, size, block=None):  # fmt: skip
+                 windows, select_by, data_range, size, block=None):  # fmt: skip
         self.recon, self.mask, self.nlf, self.threat = recon, mask, nlf, threat
-        self.index, self.regions, self.angles, self.in_top = index, regions, angles, in_top
+        self.index, self.regions, self.angles, self.windows = index, regions, angles, windows
         self.select_by, self.size = select_by, size
         self.B, self.N, self.A = kspace.shape[0], len(regions), angles.numel()
         self.full = make_regions([Box.full(size)] * self.B, size, device=kspace.device)
@@ -90,10 +90,11 @@ class Sweep:
         self._prepared: dict[int, PreparedRotation] = {}
 
     def run(self, chunk_size):
-        """``(per_angle {metric: (N, A)}, clean_b (B, h, w), adv (N, h, w), valid (N, h, w))``.
+        """``(per_angle {metric: (N, A)}, clean_b (B, h, w), adv (T, N, h, w), valid (T, N, h,
+        w))``.
 
-        The adversarial image is the worst angle in the window of the largest ``theta_max``
-        (first one on ties); ``clean_b`` holds the angle-0 entry of the sweep.
+        ``adv[t]`` is the image at the worst angle of window ``t`` (first one on ties);
+        ``clean_b`` holds the angle-0 entry of the sweep.
         """
         dev, N, A = self.coil.device, self.N, self.A
         keys = [m + suf for m in METRICS for suf in ("", "_full")]
@@ -101,9 +102,10 @@ class Sweep:
             k: torch.full((N, A), torch.nan, dtype=torch.float64, device=dev) for k in keys
         }
         self.clean_b = torch.zeros((self.B, *self.size), dtype=self.rdtype, device=dev)
-        self.adv = torch.zeros((N, *self.size), dtype=self.rdtype, device=dev)
-        self.adv_valid = torch.ones((N, *self.size), dtype=torch.bool, device=dev)
-        self.best = torch.full((N,), -torch.inf, dtype=torch.float64, device=dev)
+        T = self.windows.shape[0]
+        self.adv = torch.zeros((T, N, *self.size), dtype=self.rdtype, device=dev)
+        self.adv_valid = torch.ones((T, N, *self.size), dtype=torch.bool, device=dev)
+        self.best = torch.full((T, N), -torch.inf, dtype=torch.float64, device=dev)
         for r in chunk_ranges(self.B * A, _pairs_per_pass(chunk_size, self.block)):
             self._chunk(torch.arange(r.start, r.stop, device=dev))
         return self.per_angle, self.clean_b, self.adv, self.adv_valid
@@ -170,15 +172,16 @@ class Sweep:
         self._keep_worst(rm, own, as_, back, valid)
 
     def _keep_worst(self, rm: dict, own, as_, back, valid) -> None:
-        """Update the running worst of each item over the pairs of its slice in the top window
-        (strictly better only: the first worst angle wins ties)."""
-        score = rm[self.select_by] if self.select_by == "mse" else -rm[self.select_by]
-        score = torch.nan_to_num(score, nan=-torch.inf)
-        score = torch.where(
-            own & self.in_top[as_][None, :], score, torch.full_like(score, -torch.inf)
-        )
-        cbest, carg = score.max(1), score.argmax(1)
-        upd = cbest.values > self.best
-        self.best = torch.where(upd, cbest.values, self.best)
-        self.adv = torch.where(upd[:, None, None], back[carg].to(self.rdtype), self.adv)
-        self.adv_valid = torch.where(upd[:, None, None], valid[carg], self.adv_valid)
+        """Update the running worst of each item and window over the pairs of its slice in
+        the window (strictly better only: the first worst angle wins ties)."""
+        scores = rm[self.select_by] if self.select_by == "mse" else -rm[self.select_by]
+        scores = torch.nan_to_num(scores, nan=-torch.inf)
+        for t, window in enumerate(self.windows):
+            score = torch.where(
+                own & window[as_][None, :], scores, torch.full_like(scores, -torch.inf)
+            )
+            cbest, carg = score.max(1), score.argmax(1)
+            upd = cbest.values > self.best[t]
+            self.best[t] = torch.where(upd, cbest.values, self.best[t])
+            self.adv[t] = torch.where(upd[:, None, None], back[carg].to(self.rdtype), self.adv[t])
+            self.adv_valid[t] = torch.where(upd[:, None, None], valid[carg], self.adv_valid[t])

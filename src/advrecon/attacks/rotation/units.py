@@ -27,7 +27,8 @@ class RotationUnitScores:
     angle the whole-image item selects and read the unit box's per-angle curves at that angle
     (exact, no second sweep); ``rand_mean``/``rand_median`` are the box's curve averaged over
     the window; their region ``control_*`` columns are NaN (the control is computed at each
-    item's own selected angle only). Saved images are those of the largest ``theta_max``.
+    item's own selected angle only). Saved images (adversarial, control) and angle are those
+    of the unit's own ``theta_max`` (its window's worst angle).
     """
 
     result: RotationResult
@@ -37,10 +38,11 @@ class RotationUnitScores:
     def __post_init__(self) -> None:
         r = self.result
         self._rows = r.to_rows()  # item-major, then theta_max
-        self._img = {
-            k: getattr(r, k).detach().float().cpu()
-            for k in ("target", "clean", "adversarial", "control")
-        }
+        self._img = {k: getattr(r, k).detach().float().cpu() for k in ("target", "clean")}
+        self._windows = {
+            "adversarial": r.window_adversarial.detach().float().cpu(),
+            "control": r.window_control.detach().float().cpu(),
+        }  # (T, N, h, w) each
         self._curves = {k: v.detach().double().cpu() for k, v in r.per_angle.items()}
 
     def row(self, unit: Unit) -> tuple[int, dict]:
@@ -64,9 +66,12 @@ class RotationUnitScores:
         return i, row
 
     def arrays(self, i: int, unit: Unit) -> dict:
-        """Images of item ``i`` (``control`` = the target rotated and back) and the angle."""
-        angle = np.float32(self.result.selected_angle[i, -1])
-        return {**unit_images(self._img, i, unit.box), "angle_deg": angle}
+        """Images of item ``i`` at the worst angle of the unit's ``theta_max`` (``control`` =
+        the target rotated and back) and that angle."""
+        j = self.thetas.index(unit.budget)
+        images = {**self._img, **{k: v[j] for k, v in self._windows.items()}}
+        angle = np.float32(self.result.selected_angle[i, j])
+        return {**unit_images(images, i, unit.box), "angle_deg": angle}
 
     def curves(self) -> list[dict]:
         """One row per (item, grid angle): ``target``, ``box_index``, ``angle`` and metrics
