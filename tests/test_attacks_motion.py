@@ -20,12 +20,12 @@ from advrecon.attacks.fixed_coils import move_in_fixed_coils  # noqa: E402
 from advrecon.attacks.motion import (  # noqa: E402
     MotionAttackConfig,
     RigidMotion,
-    _move_object,
     motion_attack,
     moved_kspace,
     shot_index,
     translate_kspace,
 )
+from advrecon.attacks.motion.acquisition import _move_object  # noqa: E402
 from advrecon.cli import main  # noqa: E402
 from advrecon.errors import AdvreconError, ConfigError  # noqa: E402
 from advrecon.experiments import schema  # noqa: E402
@@ -129,6 +129,65 @@ def test_bounds_hold_after_every_step(coils, monkeypatch):
     assert (res.motion[:, 1:, 0].abs().amax(1) > 0.5 * res.theta_max).all()  # bound used
     # the worst case is at least as bad as what the search started from, per item
     assert (res.trace.amax(1) >= res.trace[:, 0]).all()
+
+
+def _box_only(bound, free) -> RigidMotion:
+    """A :class:`RigidMotion` of which only the box matters (``bound`` ``(n, 1, 3)``, ``free``
+    ``(n, S, 1)``)."""
+    nothing = dict.fromkeys(("recon", "mask", "nlf", "shots", "maps", "target", "regions",
+                             "full", "data_range"))  # fmt: skip
+    return RigidMotion(kspace=torch.zeros(1), bound=bound, free=free, pad_deg=0.0, **nothing)
+
+
+def test_feasible_and_project_are_the_box():
+    bound = torch.tensor([[[2.0, 1.0, 1.0]]], dtype=torch.float64).expand(5, 1, 3)
+    free = torch.tensor([[0.0], [1.0], [0.0]], dtype=torch.float64).expand(5, 3, 1)
+    threat = _box_only(bound, free)
+    delta = torch.zeros((5, 3, 3), dtype=torch.float64)
+    delta[1, 1] = torch.tensor([2.0, -1.0, 0.5])  # on the bound: feasible
+    delta[2, 0, 0] = 0.1  # shot 0 moves
+    delta[3, 2, 1] = -0.1  # a shot that is not free moves
+    delta[4, 1, 2] = 1.5  # beyond t_max
+    assert threat.feasible(delta).tolist() == [True, True, False, False, False]
+    assert threat.feasible(torch.full_like(delta, torch.nan)).tolist() == [False] * 5
+    projected = threat.project(delta)
+    assert threat.feasible(projected).all()
+    assert torch.equal(projected[:2], delta[:2])  # feasible points stay where they are
+    assert projected[4, 1, 2] == 1.0 and projected[2, 0, 0] == 0 and projected[3, 2, 1] == 0
+    still = threat.still()
+    assert torch.equal(still, torch.zeros_like(delta)) and not torch.signbit(still).any()
+    gens = [torch.Generator().manual_seed(i) for i in range(5)]
+    assert threat.feasible(threat.draw(gens)).all()
+    step = threat.ascent_step(delta, torch.randn(5, 3, 3, dtype=torch.float64), 0.7, "l2")
+    assert threat.feasible(step).all()
+
+
+def test_every_iterate_is_a_feasible_output_of_draw_project_or_ascent_step(monkeypatch):
+    """The contract of a threat class: a search reconstructs only (rows of) outputs of
+    ``draw``, ``project`` and ``ascent_step``, all feasible."""
+    made, seen = [], []
+    for name in ("draw", "project", "ascent_step"):
+        orig = getattr(RigidMotion, name)
+
+        def record(self, *args, _orig=orig, **kwargs):
+            out = _orig(self, *args, **kwargs)
+            made.extend(out.detach().clone())
+            return out
+
+        monkeypatch.setattr(RigidMotion, name, record)
+    orig_reconstruct = RigidMotion.reconstruct
+
+    def spy(self, delta):
+        seen.append((delta.detach().clone(), self.feasible(delta.detach())))
+        return orig_reconstruct(self, delta)
+
+    monkeypatch.setattr(RigidMotion, "reconstruct", spy)
+    theta, t = torch.tensor([2.0, 0.0]), torch.tensor([1.0, 0.0])  # a still slice too
+    motion_attack(TinyNet(), phantom(), column_mask(), 4, BOXES, theta, t, **KW)
+    assert len(seen) > KW["steps"]
+    for delta, feasible in seen:
+        assert feasible.all()
+        assert all(any(torch.equal(row, m) for m in made) for row in delta)
 
 
 def test_gradcheck_in_the_motion_parameters():

@@ -7,7 +7,7 @@ import pytest
 import torch
 from test_attacks_noise import SIZE, TinyNet, column_mask, phantom
 
-from advrecon.attacks import rotation as rotation_module
+from advrecon.attacks.contract import SliceAttack
 from advrecon.attacks.geometry import rotate, validity_mask
 from advrecon.attacks.objectives import (
     data_range,
@@ -16,7 +16,15 @@ from advrecon.attacks.objectives import (
     reduce_maps,
     region_metrics,
 )
-from advrecon.attacks.rotation import Rotation, angle_grid, rotation_attack
+from advrecon.attacks.rotation import (
+    Rotation,
+    RotationAttackConfig,
+    angle_grid,
+    rotation_attack,
+    rotation_batch_groups,
+    run_rotation_units,
+)
+from advrecon.attacks.rotation import sweep as sweep_module
 from advrecon.boxes import Box
 from advrecon.errors import AdvreconError
 from advrecon.mri import center_crop, fft2c, ifft2c, kspace_to_target, rss
@@ -219,6 +227,52 @@ def test_adversarial_is_taken_from_the_window_of_the_largest_theta_max(grid):
 
 
 @pytest.mark.parametrize("interpolation", ["paper", "fourier"])
+def test_every_window_keeps_its_own_adversarial_and_control(interpolation):
+    """``window_adversarial[t]`` / ``window_control[t]``: the images at the worst angle of
+    ``theta_max[t]`` (the largest one's are ``adversarial`` / ``control`` exactly)."""
+    k, m = phantom(), column_mask()
+    net = TinyNet()
+    tm = [3.0, 0.0, 1.0]
+    res = rotation_attack(net, k, m, 4, BOXES, tm, step=0.5, interpolation=interpolation)
+    assert torch.equal(res.window_adversarial[0], res.adversarial)
+    assert torch.equal(res.window_control[0], res.control)
+    coil = ifft2c(k)[res.item_index]
+    for t in range(len(tm)):
+        ang = res.selected_angle[:, t]
+        with torch.no_grad():
+            out = net(fft2c(rotate(coil, ang, interpolation, max_abs_deg=3.0)) * m, m, 4)
+            back = rotate(out, -ang, interpolation, max_abs_deg=3.0)
+            c = center_crop(rss(rotate(coil, ang, interpolation, max_abs_deg=3.0)), SIZE)
+            control = rotate(c, -ang, interpolation, max_abs_deg=3.0)
+        torch.testing.assert_close(res.window_adversarial[t], back, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(res.window_control[t], control, rtol=1e-4, atol=1e-5)
+    if interpolation == "fourier":  # angle 0 is exact: theta_max 0 gives the clean image
+        assert torch.equal(res.window_adversarial[1], res.clean)
+
+
+def test_unit_arrays_are_those_of_the_units_own_theta_max():
+    """Each unit saves the images and angle of its own window; at ``theta_max`` 0 (``fourier``:
+    angle 0 exact) the adversarial image is the clean one bit for bit."""
+    k, m = phantom(B=1), column_mask()
+    boxes = [Box(5, 5, 4, 4), Box(2, 3, 6, 5)]
+    cfg = RotationAttackConfig(theta_max=[0, 2], step=1.0, interpolation="fourier", n_random=1)
+    targets = {"region": list(enumerate(boxes)), "image": [(-1, Box.full(SIZE)), (0, boxes[0])]}
+    (group,) = rotation_batch_groups(cfg, "m", ["region", "image"], targets)
+    gen = torch.Generator().manual_seed(0)
+    inp = SliceAttack(TinyNet(), k[0], m, 4, boxes, None, SIZE, gen, None)
+    scores = run_rotation_units(inp, group.units, cfg, "grid")
+    for u in group.units:
+        i, row = scores.row(u)
+        a = scores.arrays(i, u)
+        assert a["angle_deg"] == np.float32(row["angle_deg"])
+        if u.budget == 0:
+            assert a["angle_deg"] == 0 and torch.equal(a["adversarial"], a["clean"])
+            assert row["adv_ssim"] == row["clean_ssim"]
+    top = [scores.arrays(scores.row(u)[0], u)["angle_deg"] for u in group.units if u.budget == 2]
+    assert any(a != 0 for a in top)
+
+
+@pytest.mark.parametrize("interpolation", ["paper", "fourier"])
 def test_batched_equals_sequential(interpolation):
     k, m = phantom(B=2), column_mask()
     net = TinyNet()
@@ -305,9 +359,9 @@ def test_sweep_equals_the_plain_one_angle_at_a_time_pipeline(
     worst angles of the plain pipeline run one angle at a time: ``Rotation.act`` (upsampling
     every time), the model at batch 1, ``Rotation.to_target``, region metrics of the full
     maps."""
-    monkeypatch.setattr(rotation_module, "_CPU_BLOCK", block)
+    monkeypatch.setattr(sweep_module, "_CPU_BLOCK", block)
     if block == 1:  # also the path that computes each pass's validity masks
-        monkeypatch.setattr(rotation_module, "_MAX_CACHED_MASK", 0)
+        monkeypatch.setattr(sweep_module, "_MAX_CACHED_MASK", 0)
     k, m = phantom(B=2), column_mask()
     net = TinyNet()
     boxes = [[Box(5, 5, 4, 4), Box.full(SIZE)], [Box(3, 2, 6, 5)]]

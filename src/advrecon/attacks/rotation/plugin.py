@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from advrecon.attacks.contract import Column, ThreatModel
 from advrecon.attacks.results import metric_columns
-from advrecon.attacks.rotation import (
-    RotationAttackConfig,
-    rotation_batch_groups,
-    run_rotation_units,
-)
+from advrecon.attacks.rotation.config import RotationAttackConfig, rotation_batch_groups
 from advrecon.attacks.rotation.report import HOOKS
+from advrecon.attacks.rotation.units import run_rotation_units
 
-__all__ = ["COLUMNS", "THREAT_MODEL"]
+__all__ = ["COLUMNS", "EXAMPLE", "THREAT_MODEL"]
 
 #: Result columns of the rotation attack beyond the common ones.
 COLUMNS: dict[str, Column] = {
     **metric_columns("rand_median", "random angle of the window: median over its grid angles"),
 }
 
+#: A small valid section, fast on a tiny slice: a 1 degree grid over +-2 degrees, ``fourier``
+#: (angle 0 exact, so the window of ``theta_max`` 0 gives the clean image bit for bit).
+EXAMPLE = {"theta_max": [0, 2], "step": 1.0, "interpolation": "fourier", "n_random": 1}
+
+# The search is the exhaustive grid sweep (advrecon.attacks.rotation.sweep), not a search over
+# draw / project / ascent_step iterates: no ``threat`` class is declared.
 THREAT_MODEL = ThreatModel(
     name="rotation",
     section=RotationAttackConfig,
@@ -29,4 +32,6 @@ THREAT_MODEL = ThreatModel(
     columns=COLUMNS,
     report=HOOKS,
     unit_letter="t",
+    threat=None,
+    example=EXAMPLE,
 )

@@ -43,6 +43,8 @@ class RotationResult:
         metrics: Dict of ``(N, T)`` float64 tensors, keys as the row columns.
         adversarial: ``(N, h, w)`` reconstruction at the selected angle for the largest
             ``theta_max``, rotated back into the unrotated frame.
+        window_adversarial: ``(T, N, h, w)`` the same for every ``theta_max`` (``None`` if not
+            kept); ``window_control``: ``(T, N, h, w)`` the control of every ``theta_max``.
         valid: ``(N, h, w)`` boolean field-of-view mask belonging to ``adversarial``.
         clean: ``(N, h, w)`` reconstruction without rotation (no resampling).
         target: ``(N, h, w)`` RSS target.
@@ -77,6 +79,8 @@ class RotationResult:
     grid: str = "inclusive"
     identity_at_zero: bool = False
     coils: str = "rotate"
+    window_adversarial: torch.Tensor | None = None
+    window_control: torch.Tensor | None = None
     extra: dict = field(default_factory=dict)
 
     @property
