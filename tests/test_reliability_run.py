@@ -32,9 +32,9 @@ from advrecon.errors import (  # noqa: E402
 from advrecon.experiments import progress  # noqa: E402
 from advrecon.experiments.config import parse_config  # noqa: E402
 from advrecon.experiments.distributed import watch_launcher  # noqa: E402, F401
-from advrecon.experiments.runner import run_experiment  # noqa: E402
 from advrecon.experiments.results_store import StoreWarning, TidyTable  # noqa: E402
 from advrecon.experiments.run_lock import RunLock  # noqa: E402
+from advrecon.experiments.runner import run_experiment  # noqa: E402
 
 FAKES = Path(fakes.__file__)
 TOTAL = 112  # units of the tiny experiment
