@@ -166,7 +166,7 @@ def test_simulated_oom_is_retried_smaller_with_identical_results(tmp_path, caplo
 
 
 def test_progress_eta_per_model():
-    from advrecon.experiments.run_loop import ModelEta
+    from advrecon.experiments.progress import ModelEta
 
     eta = ModelEta({"unet@4x": 10, "varnet@4x": 4})
     assert eta.eta("unet@4x") is None and "unet@4x ? left" in eta.describe("unet@4x")

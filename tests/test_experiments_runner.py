@@ -19,13 +19,13 @@ import test_experiments_fakes as fakes  # noqa: E402
 
 from advrecon.errors import ConfigError, InputFileError  # noqa: E402
 from advrecon.experiments.config import parse_config  # noqa: E402
-from advrecon.experiments.runner import run_experiment  # noqa: E402
-from advrecon.experiments.store import (  # noqa: E402
+from advrecon.experiments.results_store import (  # noqa: E402
     StoreWarning,
     TidyTable,
     load_arrays,
     merge_tables,
 )
+from advrecon.experiments.runner import run_experiment  # noqa: E402
 from advrecon.experiments.units import expand_units  # noqa: E402
 
 FAKES = Path(fakes.__file__)

@@ -15,8 +15,8 @@ import test_experiments_fakes as fakes  # noqa: E402
 from advrecon.errors import InputFileError  # noqa: E402
 from advrecon.experiments import schema  # noqa: E402
 from advrecon.experiments.config import parse_config  # noqa: E402
+from advrecon.experiments.results_store import load_arrays  # noqa: E402
 from advrecon.experiments.runner import run_experiment  # noqa: E402
-from advrecon.experiments.store import load_arrays  # noqa: E402
 from advrecon.report.tables import load_run  # noqa: E402
 
 _DTYPES = {"int": "Int64", "float": "float64", "bool": "boolean", "str": "string"}

@@ -29,11 +29,12 @@ from advrecon.errors import (  # noqa: E402
     RunInterrupted,
     StorageError,
 )
-from advrecon.experiments import run_loop  # noqa: E402
+from advrecon.experiments import progress  # noqa: E402
 from advrecon.experiments.config import parse_config  # noqa: E402
 from advrecon.experiments.distributed import watch_launcher  # noqa: E402, F401
+from advrecon.experiments.results_store import StoreWarning, TidyTable  # noqa: E402
+from advrecon.experiments.run_lock import RunLock  # noqa: E402
 from advrecon.experiments.runner import run_experiment  # noqa: E402
-from advrecon.experiments.store import RunLock, StoreWarning, TidyTable  # noqa: E402
 
 FAKES = Path(fakes.__file__)
 TOTAL = 112  # units of the tiny experiment
@@ -231,7 +232,7 @@ def test_two_concurrent_processes_never_duplicate_units(tmp_path):
 
 # ------------------------------------------------------------------ progress and signals
 def test_manifest_shows_progress_while_the_run_goes(tmp_path, monkeypatch):
-    monkeypatch.setattr(run_loop, "PROGRESS_INTERVAL_S", 0.0)
+    monkeypatch.setattr(progress, "PROGRESS_INTERVAL_S", 0.0)
     cfg = _cfg(tmp_path)
     seen = []
 

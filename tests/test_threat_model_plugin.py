@@ -4,6 +4,10 @@ The toy threat model below ("shift": a made-up budget in pixels) registers its c
 its batch grouping and its ``run`` function with :func:`advrecon.attacks.registry.register`;
 config.py, units.py and executor.py know nothing about it, yet its section is validated as
 ``attacks.shift``, its units are expanded, executed by the default executor and written.
+
+A config's ``plugins: [module, ...]`` imports such modules before its ``attacks`` section is
+validated ("wobble" below, a module written to a temporary folder); a bad one is one line
+naming the key path.
 """
 
 from __future__ import annotations
@@ -14,16 +18,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import test_experiments_fakes as fakes  # noqa: E402
 
 from advrecon.attacks.contract import BatchGroup, ThreatModel, UnitSpec, box_array  # noqa: E402
-from advrecon.attacks.registry import get_threat_model, register, unregister  # noqa: E402
+from advrecon.attacks.registry import (  # noqa: E402
+    get_threat_model,
+    register,
+    threat_models,
+    unregister,
+)
 from advrecon.config_types import Budgets, Section  # noqa: E402
 from advrecon.errors import AdvreconError, ConfigError  # noqa: E402
-from advrecon.experiments.config import parse_config  # noqa: E402
+from advrecon.experiments.config import load_config, parse_config  # noqa: E402
 from advrecon.experiments.runner import run_experiment  # noqa: E402
 from advrecon.experiments.units import expand_units  # noqa: E402
 
@@ -137,3 +147,100 @@ def test_toy_threat_model_runs_end_to_end(shift, tmp_path):
     assert len(df) == res.total_units and set(df["attack"]) == {"shift"}
     assert set(df["rule"]) == {"toy"}
     np.testing.assert_allclose(df["adv_ssim"], 0.9 - 0.05 * df["max_px"])
+
+
+# ------------------------------------------------------------------ the config's plugins: key
+TOY_MODULE = '''
+"""A threat-model plug-in module outside advrecon (what a config's plugins: names)."""
+from advrecon.attacks.contract import BatchGroup, ThreatModel, UnitSpec
+from advrecon.config_types import Budgets, Section
+
+
+class WobbleConfig(Section):
+    amount: Budgets
+
+
+def wobble_groups(section, model_name, targets, boxes):
+    return [
+        BatchGroup(f"wobble/{t}", tuple(UnitSpec("toy", t, float(a), bi, box)
+                                        for bi, box in boxes[t] for a in section.amount))
+        for t in targets
+    ]
+
+
+def run_wobble(inp, units, options, rule):
+    raise NotImplementedError
+
+
+THREAT_MODEL = ThreatModel("wobble", "amount", run_wobble, WobbleConfig, wobble_groups,
+                           unit_letter="w")
+'''
+
+
+@pytest.fixture
+def plugin_dir(tmp_path, monkeypatch):
+    """A folder on ``sys.path`` for plug-in modules; what they register is removed after."""
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+    yield folder
+    for name in ("toy_wobble", "toy_broken", "toy_taken"):
+        sys.modules.pop(name, None)
+    if "wobble" in threat_models():
+        unregister("wobble")
+
+
+def test_plugins_key_registers_the_module_and_its_section_validates(plugin_dir, tmp_path):
+    (plugin_dir / "toy_wobble.py").write_text(TOY_MODULE)
+    d = _config("o", wobble={"amount": [0, 3]})
+    d["plugins"] = ["toy_wobble"]
+    cfg = parse_config(d)
+    assert cfg.attacks.wobble.amount == (0.0, 3.0) and cfg.wobble is cfg.attacks.wobble
+    assert cfg.plugins == ("toy_wobble",)
+    assert parse_config(cfg.to_dict()) == cfg and cfg.to_dict()["plugins"] == ["toy_wobble"]
+    ids = [u.id for b in expand_units(cfg, fakes.FakeSource().refs()) for u in b.units]
+    assert ids[0] == "fake@4x/wobble-toy/region/w000.000/file100/s0010/b00"  # its unit letter
+    with pytest.raises(ConfigError, match=r"^attacks\.wobble\.amount\[1\]: must be >= 0$"):
+        parse_config({**d, "attacks": {"wobble": {"amount": [0, -1]}}})
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(d))
+    assert load_config(path, check_paths=False) == cfg
+
+
+def test_plugins_key_enters_the_hash_only_when_not_empty(plugin_dir):
+    (plugin_dir / "toy_wobble.py").write_text(TOY_MODULE)
+    plain = _config("o", noise={"eta": [0, 1]})
+    assert parse_config({**plain, "plugins": []}).hash() == parse_config(plain).hash()
+    assert "plugins" not in parse_config({**plain, "plugins": []}).to_dict()
+    assert parse_config({**plain, "plugins": ["toy_wobble"]}).hash() != parse_config(plain).hash()
+
+
+@pytest.mark.parametrize(
+    ("plugins", "message"),
+    [
+        (
+            ["no_such_plugin_module"],
+            r"^plugins\[0\]: cannot import plug-in module 'no_such_plugin_module': "
+            r"No module named 'no_such_plugin_module'$",
+        ),
+        (["toy_wobble", "toy_broken"], r"^plugins\[1\]: plug-in module 'toy_broken' failed "),
+        (["toy_taken"], r"^plugins\[0\]: toy_taken: threat model 'noise' is already registered$"),
+        (["json"], r"^plugins\[0\]: json: not a threat-model plug-in"),
+        ([3], r"^plugins\[0\]: must be a module name \(a string\), got 3$"),
+        ({"a": 1}, r"^plugins: must be a list of module names"),
+    ],
+)
+def test_a_bad_plugin_is_one_line_naming_the_key(plugin_dir, tmp_path, plugins, message):
+    (plugin_dir / "toy_wobble.py").write_text(TOY_MODULE)
+    (plugin_dir / "toy_broken.py").write_text("raise RuntimeError('no GPU here\\nsecond line')\n")
+    (plugin_dir / "toy_taken.py").write_text(
+        TOY_MODULE.replace('ThreatModel("wobble"', 'ThreatModel("noise"')
+    )
+    d = {**_config("o", noise={"eta": [0, 1]}), "plugins": plugins}
+    with pytest.raises(ConfigError, match=message) as err:
+        parse_config(d)
+    assert "\n" not in str(err.value)
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(d))
+    with pytest.raises(ConfigError, match=f"^{path}: plugins"):
+        load_config(path, check_paths=False)

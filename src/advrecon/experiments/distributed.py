@@ -8,10 +8,11 @@ list, so the assignment does not depend on what is already done), writes its own
 CPU processes use the ``gloo`` backend; with CUDA each process drives GPU ``LOCAL_RANK``
 through ``nccl``. A plain ``advrecon run`` is world size 1 and needs no process group.
 
-Failure handling: the set-up steps end in :func:`agree`, which tells every rank whether any
-rank failed (so nobody waits forever at a barrier for a rank that stopped); a rank that fails
-while computing exits, and torchrun stops the others. Workers started by torchrun also stop
-(SIGTERM) when the launcher itself is killed, instead of running on unsupervised.
+Failure handling: the set-up steps run in :func:`together` (ending in :func:`agree`), which
+tells every rank whether any rank failed (so nobody waits forever at a barrier for a rank that
+stopped); a rank that fails while computing exits, and torchrun stops the others. Workers
+started by torchrun also stop (SIGTERM) when the launcher itself is killed, instead of running
+on unsupervised.
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
+
+from advrecon.errors import AdvreconError
 
 __all__ = [
     "DistInfo",
@@ -34,6 +37,7 @@ __all__ = [
     "shard",
     "barrier",
     "agree",
+    "together",
     "broadcast",
     "all_reduce_sum",
     "shutdown",
@@ -137,6 +141,30 @@ def agree(info: DistInfo, error: str | None) -> list[str]:
     errors: list[str | None] = [None] * info.world_size
     dist.all_gather_object(errors, error)
     return [f"rank {r}: {e}" for r, e in enumerate(errors) if e is not None]
+
+
+def together(info: DistInfo, step: Callable[[], T]) -> T:
+    """Run a set-up step on every rank; if any rank fails, every rank raises (no one waits).
+
+    Returns:
+        The step's value on this rank.
+
+    Raises:
+        BaseException: this rank's own failure, as it was raised.
+        AdvreconError: another rank failed (naming it and its message).
+    """
+    value: Any = None
+    failure: BaseException | None = None
+    try:
+        value = step()
+    except BaseException as exc:  # also bugs and Ctrl-C: the other ranks must not wait
+        failure = exc
+    errors = agree(info, None if failure is None else (str(failure) or type(failure).__name__))
+    if failure is not None:
+        raise failure
+    if errors:
+        raise AdvreconError(f"another process of this run failed: {errors[0]}")
+    return value
 
 
 def broadcast(info: DistInfo, obj: T) -> T:

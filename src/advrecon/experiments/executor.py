@@ -2,7 +2,7 @@
 
 :func:`execute_batch` looks the batch's attack up in the threat-model registry
 (:mod:`advrecon.attacks.registry`), runs it once on the slice and reads every unit's row, arrays
-and curves from the threat model's :class:`~advrecon.attacks.registry.UnitScores`. Everything
+and curves from the threat model's :class:`~advrecon.attacks.contract.UnitScores`. Everything
 specific to a threat model (how a complete-image attack is scored on a pathology box, which
 items one call serves) lives in the threat model's module; here only what is common: the
 attack row's item box becomes the region columns (:data:`RENAME`; which attack fields are not
@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from advrecon.attacks.contract import SliceAttack
 from advrecon.attacks.registry import get_threat_model
+from advrecon.experiments.executor_types import BatchContext, BatchOutput
 
 if TYPE_CHECKING:
-    from advrecon.experiments.runner import BatchContext, BatchOutput
     from advrecon.experiments.units import UnitBatch
 
 __all__ = ["RENAME", "execute_batch", "unit_row"]
@@ -60,11 +60,10 @@ def execute_batch(batch: UnitBatch, ctx: BatchContext) -> BatchOutput:
     """Default executor: one call of the batch's threat model serves every unit.
 
     Returns:
-        :class:`~advrecon.experiments.runner.BatchOutput` with one row and one array set per
-        unit and the threat model's curve rows (keyed by model, acceleration, file, slice).
+        :class:`~advrecon.experiments.executor_types.BatchOutput` with one row and one array
+        set per unit and the threat model's curve rows (keyed by model, acceleration, file,
+        slice).
     """
-    from advrecon.experiments.runner import BatchOutput
-
     threat = get_threat_model(batch.kind)
     inp = _slice_attack(batch, ctx)
     scores = threat.run(inp, batch.units, getattr(ctx.config.attacks, threat.name), batch.rule)

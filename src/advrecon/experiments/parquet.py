@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from advrecon.experiments.results_store import TidyTable, atomic_write
 from advrecon.experiments.schema import dtype_of
-from advrecon.experiments.store import TidyTable, atomic_write
 
 __all__ = ["write_parquet", "typed_frame"]
 

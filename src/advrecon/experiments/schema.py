@@ -4,31 +4,41 @@ One row per work unit (model, acceleration, attack, rule, target, budget, slice,
 columns, in the order they are written:
 
 1. :data:`KEY_COLUMNS` -- what identifies the unit (``budget`` is in the unit of
-   :data:`BUDGET_UNITS` of its attack: percent for noise, degrees for rotation);
+   :data:`BUDGET_UNITS` of its attack, each threat model's ``budget_unit``);
 2. every other column sorted by name (metrics, attack settings, provenance);
 3. ``time_*`` columns last.
 
 Metric columns are ``<prefix>_<metric>`` (inside the unit's region) and
 ``<prefix>_<metric>_full`` (the whole reconstruction; for rotations minus the pixels that left
-the field of view), with ``prefix`` in :data:`METRIC_PREFIXES` and ``metric`` in
-:data:`METRIC_UNITS`. The region the attack actually used (after growth to the SSIM window) is
-``region_x/region_y/region_width/region_height/region_grown``; the unit's box is
-``box_x/box_y/box_width/box_height``.
+the field of view), with ``prefix`` in :data:`METRIC_PREFIXES` (those every threat model
+writes; a threat model declares its own, e.g. its random baseline, in its ``columns``) and
+``metric`` in :data:`METRIC_UNITS`. The region the attack actually used (after growth to the
+SSIM window) is ``region_x/region_y/region_width/region_height/region_grown``; the unit's box
+is ``box_x/box_y/box_width/box_height``.
+
+:data:`COLUMNS` (also :func:`columns`) is the base columns declared here merged with every
+registered threat model's ``columns`` (:class:`~advrecon.attacks.contract.ThreatModel`), read
+from the registry on each access.
 
 No column says the same thing twice: the attacks' own names for the budget (``eta`` as a
 fraction, ``eta_percent``, ``theta_max``, ``theta_max_deg``) are dropped from the rows
 (:data:`DROPPED_ATTACK_FIELDS`) in favour of ``budget``; run folders written before this schema
-are read through :data:`OLD_NAMES` (:func:`advrecon.report.tables.load_run`).
+are read through :data:`OLD_NAMES` and :data:`OLD_BUDGET_NAMES` (:mod:`.compat`, re-exported
+here; :func:`advrecon.report.tables.load_run`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from advrecon.attacks.contract import Column
+from advrecon.attacks.registry import threat_models
+from advrecon.experiments.compat import ARRAY_RENAMES, OLD_BUDGET_NAMES, OLD_NAMES
+from advrecon.experiments.registry_views import RegistryView
 
 __all__ = [
     "Column",
     "KEY_COLUMNS",
     "CURVE_COLUMNS",
+    "CURVES",
     "PROVENANCE_COLUMNS",
     "BUDGET_UNITS",
     "METRIC_UNITS",
@@ -40,18 +50,10 @@ __all__ = [
     "OLD_NAMES",
     "OLD_BUDGET_NAMES",
     "column",
+    "columns",
     "results_row",
     "dtype_of",
 ]
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column: its type (``str``, ``int``, ``float``, ``bool``), unit and meaning."""
-
-    dtype: str
-    unit: str
-    meaning: str
 
 
 #: Columns that identify a unit (first columns of the results table, in this order).
@@ -72,7 +74,10 @@ KEY_COLUMNS = [
     "box_width",
     "box_height",
 ]
-#: Columns that identify a row of ``rotation_curves.csv`` (first columns, in this order).
+#: Stem of the per-budget-point curve table (``<CURVES>.csv``; ``<CURVES>.rank{r}.csv`` on the
+#: ranks of a distributed run): a threat model's :meth:`UnitScores.curves` rows.
+CURVES = "rotation_curves"
+#: Columns that identify a row of the curve table (first columns, in this order).
 CURVE_COLUMNS = [
     "curve_id",
     "model",
@@ -86,14 +91,8 @@ CURVE_COLUMNS = [
 #: Provenance the run loop adds to every row.
 PROVENANCE_COLUMNS = ["advrecon_version", "config_hash", "seed", "device_type"]
 
-#: Unit of ``budget`` per attack.
-BUDGET_UNITS = {
-    "noise": "percent of each coil's k-space norm (eta)",
-    "rotation": "degrees (theta_max: half-width of the angle window)",
-    "motion": "degrees (theta_max per shot; the translation bound is motion_t_max_px)",
-    "feature": "percent of the mean target intensity in the box (largest feature amplitude)",
-    "hallucination": "percent of each coil's k-space norm (eta)",
-}
+#: Unit of ``budget`` per attack (each registered threat model's ``budget_unit``).
+BUDGET_UNITS = RegistryView(lambda: {n: t.budget_unit for n, t in threat_models().items()})
 #: Metrics and their units.
 METRIC_UNITS = {
     "ssim": "1 (structural similarity, 7x7 window)",
@@ -101,31 +100,24 @@ METRIC_UNITS = {
     "nmse": "1 (||x - y||^2 / ||y||^2)",
     "mse": "image intensity squared",
 }
-#: Metric prefixes and what they evaluate.
+#: Metric prefixes every threat model writes, and what they evaluate.
 METRIC_PREFIXES = {
     "clean": "reconstruction without perturbation",
     "adv": "reconstruction under the attack",
     "control": "fully-sampled target under the same perturbation, no model",
     "rand_mean": "random perturbation of the same budget: mean over draws / the angle window",
-    "rand_worst": "noise: random noise of the same per-coil norm, worst of n_random draws",
-    "rand_median": "rotation: median over the angle window",
-    "single": "motion: worst motion of a single shot (the worst shot) at the same bound",
 }
 
 _S, _I, _F, _B = "str", "int", "float", "bool"
-_NAMED: dict[str, Column] = {
+#: Columns every row has (keys, regions, provenance, timing).
+_BASE: dict[str, Column] = {
     "unit_id": Column(_S, "", "readable unit id (key of the table)"),
     "model": Column(_S, "", "model name of the config"),
     "acceleration": Column(_I, "x", "undersampling factor"),
-    "attack": Column(_S, "", "threat model: noise, rotation, motion, feature or hallucination"),
-    "rule": Column(
-        _S,
-        "",
-        "noise update rule (l2 / reference / tight: the 10x-cost check), the rotation's or "
-        "motion's search",
-    ),
+    "attack": Column(_S, "", "threat model (the plug-in's name)"),
+    "rule": Column(_S, "", "the threat model's rule (its update rule or search)"),
     "target": Column(_S, "", "region (pathology box) or image (complete image) attack"),
-    "budget": Column(_F, "per attack: BUDGET_UNITS", "attack budget (eta % or theta_max deg)"),
+    "budget": Column(_F, "per attack: BUDGET_UNITS", "attack budget, in the threat model's unit"),
     "file": Column(_S, "", "volume file stem"),
     "slice": Column(_I, "", "slice index in the volume"),
     "box_index": Column(_I, "", "index of the unit's box in the slice (-1: none)"),
@@ -149,6 +141,11 @@ _NAMED: dict[str, Column] = {
     "arrays_file": Column(_S, "", "npz file of the unit's images (arrays: all)"),
     "time_batch_s": Column(_F, "s", "wall time of the attack call"),
     "time_unit_s": Column(_F, "s", "time_batch_s / units of the call"),
+}
+
+#: Settings columns of the shipped threat models that their plug-ins do not declare (yet) in
+#: their own ``columns``; a plug-in's declaration of the same name takes their place.
+_SETTINGS: dict[str, Column] = {
     # noise attack
     "noise_to_thermal": Column(_F, "1", "||z_i|| / (sigma_i sqrt(n_i)) averaged over coils"),
     "objective": Column(_S, "", "noise objective (mse / ssim)"),
@@ -182,45 +179,12 @@ _NAMED: dict[str, Column] = {
     "motion_worst_angle_deg": Column(_F, "deg", "largest |theta_s| of the worst motion"),
     "motion_worst_shift_px": Column(_F, "px", "largest |t_s| component of the worst motion"),
     "single_shot": Column(_I, "", "shot moved by the worst single-shot motion (0: none)"),
-    # missing features (feature) and hallucinated features (hallucination)
+    # missing features
     "feature_size_px": Column(_I, "px", "feature diameter (disc, blob) or side / length"),
     "feature_shape": Column(_S, "", "feature shape: disc, square, blob or line"),
     "polarity": Column(_S, "", "feature: bright or dark"),
     "min_fill": Column(_F, "1", "feature: least mass kept, fraction of the uniform feature's"),
-    "feature_fill": Column(_F, "1", "optimised feature's mass / the uniform feature's"),
-    "mu": Column(_F, "1", "hallucination: weight of the rest of the image"),
-    "halluc_contrast_target": Column(_F, "%", "wanted feature amplitude, % of the box mean"),
-    "halluc_gain": Column(_F, "1", "hallucinated contrast (% of box mean) per % of eta"),
 }
-
-
-def _feature_columns() -> dict[str, Column]:
-    """``[rand_]{feature,halluc}_{recovered,cnr,contrast_percent}`` (+ hallucination's rest)."""
-    what = {
-        "feature": (
-            "inserted feature (optimised shape, box centre)",
-            "same feature, random position",
-        ),
-        "halluc": ("hallucinated feature (adversarial noise)", "random noise of the same norm"),
-    }
-    out = {}
-    for name, (adv, rand) in what.items():
-        for prefix, who in (("", adv), ("rand_", f"{rand}, mean over draws")):
-            out[f"{prefix}{name}_recovered"] = Column(
-                _F, "1", f"<recon - clean recon, F> / ||F||^2: {who}"
-            )
-            out[f"{prefix}{name}_cnr"] = Column(
-                _F, "1", f"feature contrast / thermal noise std of the image: {who}"
-            )
-            out[f"{prefix}{name}_contrast_percent"] = Column(
-                _F, "%", f"feature-weighted mean change, % of the box mean: {who}"
-            )
-    for prefix in ("", "rand_"):
-        out[f"{prefix}halluc_rest_percent"] = Column(
-            _F, "%", f"RMS change outside the feature, % of the box mean ({prefix or 'adv'})"
-        )
-    out["feature_recovered_start"] = Column(_F, "1", "recovered fraction of the uniform start")
-    return out
 
 
 def _metric_columns() -> dict[str, Column]:
@@ -232,8 +196,27 @@ def _metric_columns() -> dict[str, Column]:
     return out
 
 
-#: Every declared column of ``results.csv``: name -> :class:`Column`.
-COLUMNS: dict[str, Column] = {**_NAMED, **_metric_columns(), **_feature_columns()}
+_DECLARED_HERE: dict[str, Column] = {**_BASE, **_metric_columns()}
+
+
+def columns() -> dict[str, Column]:
+    """Every declared column of ``results.csv``: name -> :class:`Column`.
+
+    The base columns (keys, regions, provenance, timing, the common metrics) and every
+    registered threat model's ``columns``, in registry order; a base column is never redeclared.
+    """
+    out = dict(_DECLARED_HERE)
+    plugins: dict[str, Column] = {}
+    for threat in threat_models().values():
+        for name, col in threat.columns.items():
+            if name not in out:
+                plugins.setdefault(name, col)
+    settings = {k: v for k, v in _SETTINGS.items() if k not in plugins}
+    return {**out, **settings, **plugins}
+
+
+#: Every declared column of ``results.csv`` (a mapping over :func:`columns`).
+COLUMNS = RegistryView(columns)
 
 #: Fields of an executor's rows that are not written: per-item bookkeeping of the attack and
 #: the attacks' own names for the budget (``budget`` says it once).
@@ -246,29 +229,18 @@ DROPPED_ATTACK_FIELDS = (
     "theta_max_deg",
     "contrast_percent",
 )
-#: Array keys renamed when a unit's arrays are saved (an executor that still says "reference").
-ARRAY_RENAMES = {"reference": "control"}
 #: Unit-level arrays saved for the qualitative panels.
 ARRAY_KEYS = ("target", "clean", "adversarial", "control", "box")
-
-#: Column names of older run folders -> today's names.
-OLD_NAMES = {
-    "box_w": "region_width",
-    "box_h": "region_height",
-    "box_grown": "region_grown",
-}
-#: Older budget columns (dropped; ``budget`` is filled from them if it is missing).
-OLD_BUDGET_NAMES = {"eta_percent": "noise", "theta_max_deg": "rotation", "theta_max": "rotation"}
 
 
 def column(name: str) -> Column | None:
     """The declaration of ``name`` (``None``: an extra column of a custom executor)."""
-    return COLUMNS.get(name)
+    return columns().get(name)
 
 
 def dtype_of(name: str) -> str | None:
     """Declared type of a column (``str``/``int``/``float``/``bool``) or ``None``."""
-    c = COLUMNS.get(name)
+    c = columns().get(name)
     return None if c is None else c.dtype
 
 

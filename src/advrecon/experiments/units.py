@@ -6,13 +6,10 @@ A *work unit* is one (model, acceleration, attack, rule, target, budget, slice, 
 
 A *batch* is the set of units computed by one attack call:
 
-* noise: all budgets ``eta`` (x all boxes for the region target) of one (model, rule, target,
-  slice) in one ``noise_attack`` call (the complete-image attack is run once per ``eta`` and
-  evaluated on every box of the slice);
-* rotation: one angle sweep per (model, slice) covering every target, box and ``theta_max``.
-
-Each threat model says how its units group (``ThreatModel.batch_groups`` in
-:mod:`advrecon.attacks.registry`); this module only builds the units and batches from that,
+e.g. every budget (and every box of the region target) of one (model, rule, target, slice) in
+one gradient attack call, or one angle sweep per (model, slice) covering every target, box and
+budget. Each threat model says how its units group (``ThreatModel.batch_groups``,
+:mod:`advrecon.attacks.contract`); this module only builds the units and batches from that,
 for every configured ``attacks.<name>`` section in registry order.
 
 Batches are ordered model-major, so a process loads one model at a time, and every batch has a
@@ -27,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from advrecon.attacks.contract import BatchGroup
-from advrecon.attacks.registry import threat_models
+from advrecon.attacks.registry import get_threat_model, threat_models
 from advrecon.boxes import Box
 from advrecon.experiments.config import ExperimentConfig, ModelConfig
 from advrecon.experiments.schema import KEY_COLUMNS
@@ -112,8 +109,11 @@ class WorkUnit:
 
 
 def unit_id(u: WorkUnit) -> str:
-    """Readable, sortable id: ``model@accx/attack-rule/target/eBBB.BBB/file/sSSSS/bNN``."""
-    letter = "e" if u.attack == "noise" else "t"
+    """Readable, sortable id: ``model@accx/attack-rule/target/LBBB.BBB/file/sSSSS/bNN``.
+
+    ``L`` is the threat model's ``unit_letter`` (``e`` in ``e002.500``).
+    """
+    letter = get_threat_model(u.attack).unit_letter
     box = "ball" if u.box_index < 0 else f"b{u.box_index:02d}"
     return (
         f"{u.model_key}/{u.attack}-{u.rule}/{u.target}/{letter}{u.budget:07.3f}/"
@@ -127,7 +127,7 @@ class UnitBatch:
 
     Attributes:
         key: Batch id (``unet@4x/noise-l2/region/file1000001/s0017``).
-        kind: The threat model (``"noise"``, ``"rotation"``, or any registered name).
+        kind: The threat model (a registered name).
         model: The model config.
         ref: The slice.
         units: The units, in a fixed order.
@@ -173,8 +173,8 @@ def expand_units(config: ExperimentConfig, refs: Sequence[SliceRef]) -> list[Uni
         refs: The selected slices (with their boxes).
 
     Returns:
-        Batches ordered model-major, then slice, then threat model (registry order: noise
-        (rule, target) before rotation), then the threat model's own group order.
+        Batches ordered model-major, then slice, then threat model (registry order), then the
+        threat model's own group order.
         Region-target units need a box: slices without boxes only get complete-image units.
     """
     batches: list[UnitBatch] = []

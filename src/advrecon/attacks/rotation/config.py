@@ -51,6 +51,12 @@ class RotationAttackConfig(Section):
     identity_at_zero: StrictBool = False
     coils: choice(COILS) = "rotate"
 
+    @classmethod
+    def dump_view(cls, section: dict) -> dict:
+        """The section's plain form: ``coils: rotate`` (the default, the paper's) is left out,
+        so configs from before the key dump and hash alike."""
+        return {k: v for k, v in section.items() if not (k == "coils" and v == "rotate")}
+
     @model_validator(mode="after")
     def _grid_size(self) -> RotationAttackConfig:
         """The angle grid over ``+-max(theta_max)`` holds at most the attack's ``MAX_ANGLES``."""

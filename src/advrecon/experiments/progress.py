@@ -1,104 +1,32 @@
-"""The pieces of a run that keep it honest: signals, progress in the manifest, result checks.
+"""How far a run is: its state in the manifest, and the progress bar's time left per model.
 
-* :class:`Interrupts`: SIGINT/SIGTERM stop the run (reported as
-  :class:`~advrecon.errors.RunInterrupted`), but never in the middle of committing a batch
-  (arrays, curves and rows are written as one step);
 * :class:`Progress`: ``manifest.json`` keeps ``status`` / ``total_units`` / ``done_units`` /
   ``updated`` current while the run goes (a small atomic write at most every
   :data:`PROGRESS_INTERVAL_S` seconds; final states are always written). Status values:
   ``running``, ``complete``, ``partial`` (stopped by ``--max-units``), ``interrupted``
-  (SIGINT/SIGTERM) and ``failed`` (an error; its message is in ``error``);
+  (SIGINT/SIGTERM) and ``failed`` (an error; its message is in ``error``). Other torchrun ranks
+  count their units in ``.progress.rank{r}.json`` (:func:`progress_files`);
 * :class:`ModelEta`: the progress bar's time left per model, from the units done per model
-  and their measured time (models differ by orders of magnitude in cost per unit);
-* :func:`check_finite`: a batch whose clean/adversarial SSIM or PSNR is NaN/Inf is refused, so
-  such a row is never presented as a result.
+  and their measured time (models differ by orders of magnitude in cost per unit).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
-import signal
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-from advrecon.errors import AdvreconError, NonFiniteResultError
-from advrecon.experiments.store import atomic_write, read_manifest, update_manifest
+from advrecon.errors import AdvreconError
+from advrecon.experiments.manifest import read_manifest, update_manifest
+from advrecon.files import atomic_write
 
-__all__ = [
-    "Interrupts",
-    "ModelEta",
-    "Progress",
-    "check_finite",
-    "PROGRESS_INTERVAL_S",
-    "progress_files",
-]
+__all__ = ["ModelEta", "Progress", "PROGRESS_INTERVAL_S", "progress_files"]
 
 #: Least seconds between two progress writes of the manifest.
 PROGRESS_INTERVAL_S = 5.0
-#: Metric columns that must be finite for a row to be committed.
-_CHECKED = re.compile(r"^(clean|adv)_(ssim|psnr)")
-
-
-class Interrupts:
-    """Context manager: SIGINT/SIGTERM stop the run (deferred while in :meth:`commit`).
-
-    The handler raises ``KeyboardInterrupt("stopped by SIGTERM")``, which the run reports as
-    :class:`~advrecon.errors.RunInterrupted`; later signals are ignored while it stops.
-
-    Handlers are installed only in the main thread (Python allows no other); the previous
-    handlers are restored on exit.
-    """
-
-    def __init__(self) -> None:
-        self._old: dict[int, Any] = {}
-        self._committing = False
-        self._stopping = False
-        self._pending: str | None = None
-
-    def __enter__(self) -> Interrupts:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
-        self._old.clear()
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self._stopping:
-            return  # already stopping: let the last status be written
-        name = signal.Signals(signum).name
-        if self._committing:
-            self._pending = name
-            return
-        self._stop(name)
-
-    def _stop(self, name: str) -> None:
-        # KeyboardInterrupt, not an Exception: library code that catches ``Exception`` (tqdm
-        # does, around its monitor thread) must not swallow the stop. The run turns it into
-        # RunInterrupted.
-        self._stopping = True
-        raise KeyboardInterrupt(f"stopped by {name}")
-
-    @contextmanager
-    def commit(self) -> Iterator[None]:
-        """Defer signals until the block (one batch's writes) is done."""
-        self._committing = True
-        try:
-            yield
-        finally:
-            self._committing = False
-        if self._pending is not None:
-            self._stop(self._pending)
 
 
 def progress_files(run_dir: Path) -> list[Path]:
@@ -236,32 +164,3 @@ class ModelEta:
         now = etas.get(current)
         here = "?" if now is None else _duration(now)
         return f"{current} {here} left; all {_duration(known)}{'+?' if unknown else ''}"
-
-
-def _finite(v: Any) -> bool:
-    try:
-        return math.isfinite(float(v))
-    except (TypeError, ValueError):
-        return True  # not a number: not a metric
-
-
-def check_finite(batch: Any, rows: dict[str, dict[str, Any]]) -> None:
-    """Refuse a batch whose clean/adversarial SSIM or PSNR is NaN or infinite.
-
-    Args:
-        batch: The :class:`~advrecon.experiments.units.UnitBatch`.
-        rows: ``unit_id -> row`` about to be committed.
-
-    Raises:
-        NonFiniteResultError: naming model, file, slice, attack and the columns.
-    """
-    units = {u.id: u for u in batch.units}
-    for uid, row in rows.items():
-        bad = sorted(k for k, v in row.items() if _CHECKED.match(k) and not _finite(v))
-        if bad:
-            u = units[uid]
-            raise NonFiniteResultError(
-                f"model {u.model} ({u.acceleration}x), file {u.file}, slice {u.slice}, attack "
-                f"{u.attack}-{u.rule} on {u.target} at budget {u.budget:g}: non-finite "
-                f"{', '.join(bad)}; the batch was not saved (check the data and the model)"
-            )
