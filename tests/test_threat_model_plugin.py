@@ -146,7 +146,8 @@ def test_toy_threat_model_runs_end_to_end(shift, tmp_path):
     df = pd.read_csv(res.run_dir / "results.csv")
     assert len(df) == res.total_units and set(df["attack"]) == {"shift"}
     assert set(df["rule"]) == {"toy"}
-    np.testing.assert_allclose(df["adv_ssim"], 0.9 - 0.05 * df["max_px"])
+    np.testing.assert_allclose(df["adv_ssim"], 0.9 - 0.05 * df["budget"])
+    assert "max_px" not in df.columns  # the budget is said once, in ``budget``
 
 
 # ------------------------------------------------------------------ the config's plugins: key

@@ -240,8 +240,8 @@ class ThreatModel:
 
     Attributes:
         name: ``attacks.<name>`` in the config and ``attack`` in the results table.
-        budget_column: The attack's own column name for the unit's budget (written by the
-            executor beside ``budget``).
+        budget_column: The attack's own name for the unit's budget (the table says it once, in
+            ``budget``; older run folders that wrote this column are read through it).
         run: ``run(slice_attack, units, options, rule) -> UnitScores``: one attack call serving
             every unit of a batch (``options`` = the validated config section).
         section: Pydantic model of the config section (build it on

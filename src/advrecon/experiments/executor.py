@@ -6,8 +6,8 @@ and curves from the threat model's :class:`~advrecon.attacks.contract.UnitScores
 specific to a threat model (how a complete-image attack is scored on a pathology box, which
 items one call serves) lives in the threat model's module; here only what is common: the
 attack row's item box becomes the region columns (:data:`RENAME`; which attack fields are not
-written at all is the results schema's business, :mod:`advrecon.experiments.schema`) and the
-unit's budget goes into the threat model's budget column.
+written at all is the results schema's business, :mod:`advrecon.experiments.schema`); the
+unit's budget is its key column ``budget``.
 """
 
 from __future__ import annotations
@@ -70,9 +70,7 @@ def execute_batch(batch: UnitBatch, ctx: BatchContext) -> BatchOutput:
     out = BatchOutput(rows={})
     for u in batch.units:
         i, row = scores.row(u)
-        row = unit_row(row)
-        row[threat.budget_column] = u.budget
-        out.rows[u.id] = row
+        out.rows[u.id] = unit_row(row)  # the budget is the key column ``budget``
         out.arrays[u.id] = scores.arrays(i, u)
     for c in scores.curves():
         key = {"model": batch.model.name, "acceleration": batch.model.acceleration}
