@@ -73,10 +73,10 @@ def _figure(ctx: ReportContext, tm: ThreatModel) -> dict[str, Path]:
 def _finding(ctx: ReportContext, tm: ThreatModel) -> list[Finding]:
     d = _region(ctx, tm.name)
     d = d[d["budget"] > 0]
-    base, what = (
-        ("rand_mean_ssim", "the random baseline")
+    base, what, short = (
+        ("rand_mean_ssim", "the random baseline", "random")
         if _has(d, "rand_mean_ssim")
-        else ("clean_ssim", "the clean reconstruction")
+        else ("clean_ssim", "the clean reconstruction", "clean")
     )
     f = Finding(
         f"{tm.name}_below_baseline",
@@ -89,7 +89,7 @@ def _finding(ctx: ReportContext, tm: ThreatModel) -> list[Finding]:
         g = g[g["budget"] == g["budget"].max()]
         diff = per_slice(g.assign(x=g[base] - g["adv_ssim"]), "x", [])["x"]
         label = f"{m} {a}x {tm.name} {g['budget'].max():g}{tm.budget_symbol}"
-        record(f, cis, label, mean_ci(diff), f"SSIM({base}) - SSIM(attack) ")
+        record(f, cis, label, mean_ci(diff), f"SSIM({short}) - SSIM(attack) ")
     return [close(f, cis)]
 
 
