@@ -10,6 +10,10 @@ bottom) of the HTML and at the top of ``findings.md``. Output (default ``RUN_DIR
     findings.md     the paper's statements with verdicts (quoted by the README)
     tables/*.csv    summary tables (mean, 95% CI, number of slices)
     figures/*.png|svg
+
+What is in it comes from the registered threat models' report hooks, called in the registry's
+order for those with rows in the table (:mod:`advrecon.report.plugins`); the page's layout is
+:mod:`advrecon.report.page`.
 """
 
 from __future__ import annotations
@@ -153,17 +157,19 @@ def _build(run: RunData, prog: RunProgress, out: Path) -> None:
     tables = plugins.summary_tables(ctx)
     for name, t in tables.items():
         t.to_csv(tab_dir / f"{name}.csv", index=False)
-    figs = plugins.figures(ctx)
-    pans = plugins.panels(ctx)
-    found = plugins.evaluate(run.results, ctx=ctx)
-    sections = plugins.sections(ctx)
+    parts = page.ReportParts(
+        figures=plugins.figures(ctx),
+        panels=plugins.panels(ctx),
+        findings=plugins.evaluate(run.results, ctx=ctx),
+        sections=plugins.sections(ctx),
+        captions=plugins.captions(ctx),
+        tables=tables,
+        budgets={tm.name: tm.budget_unit for tm, _ in plugins.active(run.results)},
+    )
     preamble = [f"**{prog.banner}**"] if prog.partial else []
     md = findings.to_markdown(
-        found, preamble=[*preamble, prog.headline, *findings.section_lines(sections)]
+        list(parts.findings),
+        preamble=[*preamble, prog.headline, *findings.section_lines(parts.sections)],
     )
     (out / "findings.md").write_text(md, encoding="utf-8")
-    budgets = {tm.name: tm.budget_unit for tm, _ in plugins.active(run.results)}
-    html = page.render(
-        run, prog, sections, found, figs, plugins.captions(ctx), pans, tables, budgets
-    )
-    (out / "report.html").write_text(html, encoding="utf-8")
+    (out / "report.html").write_text(page.render(run, prog, parts), encoding="utf-8")

@@ -13,6 +13,7 @@ import html
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,30 @@ from advrecon.report.progress import RunProgress
 from advrecon.report.stats import GROUP
 from advrecon.report.tables import RunData
 
-__all__ = ["render"]
+__all__ = ["ReportParts", "render"]
+
+
+@dataclass(frozen=True)
+class ReportParts:
+    """What the threat models' report hooks made for one run (:mod:`advrecon.report.plugins`).
+
+    Attributes:
+        sections: Shown first (e.g. the attack's tightness).
+        findings: Statements with verdicts.
+        figures: Figure name -> PNG; ``captions``: figure name -> caption.
+        panels: Panel title -> PNG.
+        tables: Summary table name -> table (pivoted when it has ``budget`` and ``mean``).
+        budgets: Threat model -> its budget's unit in words (for the tables' columns).
+    """
+
+    sections: Sequence[ReportSection]
+    findings: Sequence[Finding]
+    figures: Mapping[str, Path]
+    captions: Mapping[str, str]
+    panels: Mapping[str, Path]
+    tables: Mapping[str, pd.DataFrame]
+    budgets: Mapping[str, str]
+
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:auto;padding:1em;
 color:#222}table.t{border-collapse:collapse;font-size:12px}table.t td,table.t th{border:1px solid
@@ -85,21 +109,8 @@ def _findings(found: Sequence[Finding]) -> list[str]:
     return h
 
 
-def render(
-    run: RunData,
-    prog: RunProgress,
-    sections: Sequence[ReportSection],
-    found: Sequence[Finding],
-    figs: Mapping[str, Path],
-    captions: Mapping[str, str],
-    pans: Mapping[str, Path],
-    tables: Mapping[str, pd.DataFrame],
-    budgets: Mapping[str, str],
-) -> str:
-    """The HTML page of a run's report (see the module docstring).
-
-    ``budgets`` is ``threat model -> budget unit in words`` (for the tables' columns).
-    """
+def render(run: RunData, prog: RunProgress, parts: ReportParts) -> str:
+    """The HTML page of a run's report (see the module docstring)."""
     n_slices = run.results[["file", "slice"]].drop_duplicates().shape[0]
     banner = f"<div class='partial'>{html.escape(prog.banner)}</div>" if prog.partial else ""
     h = [
@@ -112,23 +123,23 @@ def render(
         f"<p>Run folder <code>{html.escape(str(run.run_dir))}</code>; "
         f"{len(run.results)} result rows, {n_slices}"
         " slices. Made from <code>results.csv</code> and the saved arrays only.</p>",
-        *(_section(s) for s in sections),
-        *_findings(found),
+        *(_section(s) for s in parts.sections),
+        *_findings(parts.findings),
         "<h2>Figures</h2>",
     ]
-    for name, path in figs.items():
-        h.append(f"<h3>{html.escape(captions.get(name, name))}</h3>{_img(path)}")
-    if pans:
+    for name, path in parts.figures.items():
+        h.append(f"<h3>{html.escape(parts.captions.get(name, name))}</h3>{_img(path)}")
+    if parts.panels:
         h.append("<h2>Qualitative examples (worst and median case, largest budget)</h2>")
-        for name, path in pans.items():
+        for name, path in parts.panels.items():
             h.append(f"<h3>{html.escape(name)}</h3>{_img(path)}")
-    units = "; ".join(f"{name}: {unit}" for name, unit in budgets.items() if unit)
+    units = "; ".join(f"{name}: {unit}" for name, unit in parts.budgets.items() if unit)
     units = html.escape(units or "in each threat model's unit")
     h.append(
         "<h2>Summary tables</h2><p>mean [95% CI] over slices (one slice: mean and n, no "
         f"interval); columns: budget ({units}).</p>"
     )
-    for name, t in tables.items():
+    for name, t in parts.tables.items():
         if {"budget", "mean"} <= set(t.columns):  # other tables are shown in their sections
             h.append(f"<h3>{html.escape(name)}</h3>{_pivot(t)}")
     h.append(f"<h2>Config</h2><pre>{html.escape(run.config_text)}</pre>")
