@@ -32,13 +32,9 @@ __all__ = [
     "per_slice",
     "summarize",
     "add_relative",
-    "ADV_SSIM",
     "GROUP",
     "SLICE",
 ]
-
-#: The results column of the adversarial region SSIM (the report's headline number).
-ADV_SSIM = "adv_ssim"
 
 
 @dataclass
