@@ -298,7 +298,7 @@ def test_runner_resumes_reports_and_declares_every_column(tmp_path, monkeypatch)
 def test_feature_findings_follow_the_table():
     import pandas as pd
 
-    from advrecon.report.features import feature_findings
+    from advrecon.report.plugins import evaluate
 
     rows = []
     for s in range(4):
@@ -308,15 +308,16 @@ def test_feature_findings_follow_the_table():
         rows.append(dict(attack="hallucination", model="u", acceleration=4, budget=1.0, file="f",
                          slice=s, halluc_recovered=0.1 + 0.01 * s, rand_halluc_recovered=0.0,
                          halluc_cnr=8.0 + s))  # fmt: skip
-    got = {f.key: f.verdict for f in feature_findings(pd.DataFrame(rows))}
+    got = {f.key: f.verdict for f in evaluate(pd.DataFrame(rows))}
     assert got == {
         "feature_missing": "holds",
         "feature_visible": "does not hold",
         "hallucination_appears": "holds",
         "hallucination_visible": "holds",
     }
-    noise_only = pd.DataFrame([dict(attack="noise", model="u", acceleration=4, budget=1.0)])
-    assert feature_findings(noise_only) == []
+    # statements only for the threat models in the table
+    only = pd.DataFrame([r for r in rows if r["attack"] == "hallucination"])
+    assert {f.key for f in evaluate(only)} == {"hallucination_appears", "hallucination_visible"}
 
 
 def test_shipped_feature_configs_parse():

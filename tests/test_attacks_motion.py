@@ -31,7 +31,7 @@ from advrecon.errors import AdvreconError, ConfigError  # noqa: E402
 from advrecon.experiments import schema  # noqa: E402
 from advrecon.experiments.config import load_config, parse_config  # noqa: E402
 from advrecon.mri import ifft2c  # noqa: E402
-from advrecon.report import findings  # noqa: E402
+from advrecon.report import plugins  # noqa: E402
 from advrecon.sensitivity import acs_sensitivity_maps  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny tensors, one thread
@@ -302,10 +302,10 @@ def test_motion_finding_three_way_verdict(gap, want):
             row = dict(attack="motion", rule="pgd", target="region", model="unet")
             row.update(acceleration=4, budget=b, file="f", slice=s, adv_ssim=adv)
             rows.append(dict(row, clean_ssim=adv + 0.1, rand_mean_ssim=adv + g))
-    found = [f for f in findings.evaluate(pd.DataFrame(rows)) if f.key.startswith("motion")]
+    found = [f for f in plugins.evaluate(pd.DataFrame(rows)) if f.key.startswith("motion")]
     assert len(found) == 1 and found[0].verdict == want
     noise_only = pd.DataFrame(rows).assign(attack="noise", rule="l2")
-    assert not [f for f in findings.evaluate(noise_only) if f.key.startswith("motion")]
+    assert not [f for f in plugins.evaluate(noise_only) if f.key.startswith("motion")]
 
 
 def test_fixed_coils_at_zero_motion_are_the_identity():

@@ -12,10 +12,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import test_experiments_fakes as fakes  # noqa: E402
 
 from advrecon.attacks.noise import DEFAULT_SEARCH  # noqa: E402
+from advrecon.attacks.noise.report.tightness import (  # noqa: E402
+    tightness_line,
+    tightness_rows,
+    tightness_table,
+)
 from advrecon.experiments.config import parse_config  # noqa: E402
 from advrecon.experiments.runner import run_experiment  # noqa: E402
 from advrecon.report.html import make_report  # noqa: E402
-from advrecon.report.tightness import tightness_line, tightness_rows, tightness_table  # noqa: E402
 
 
 def _row(rule, s, eta, ssim, **kw):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from advrecon.report import findings
+from advrecon.report import findings, plugins
 from advrecon.report.findings import FAILS, HOLDS, MIN_SLICES, UNKNOWN, judge, verdict
 from advrecon.report.tables import mean_ci, summarize
 
@@ -79,7 +79,7 @@ def _noise_rows(values: dict[tuple, list[float]], **extra) -> pd.DataFrame:
 
 
 def _verdicts(df, archs=None):
-    return {f.key: f for f in findings.evaluate(df, archs)}
+    return {f.key: f for f in plugins.evaluate(df, archs)}
 
 
 def test_two_slices_contradicting_are_not_enough_data():
@@ -141,7 +141,7 @@ def test_every_statement_is_judged_by_the_one_verdict_function(monkeypatch):
     values = {("u", 4, e): [0.8 - 0.1 * e + 0.01 * s for s in range(3)] for e in (0, 1, 2)}
     df = _noise_rows(values, rand_mean_ssim=0.9)
     df = pd.concat([df, df.assign(rule="reference")])
-    got = findings.evaluate(df)
+    got = plugins.evaluate(df)
     assert [f.verdict for f in got] == ["spied"] * len(got) and len(calls) == len(got)
 
 

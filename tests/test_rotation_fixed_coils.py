@@ -14,7 +14,7 @@ import test_experiments_fakes as fakes  # noqa: E402
 
 from advrecon.experiments.config import parse_config  # noqa: E402
 from advrecon.experiments.runner import run_experiment  # noqa: E402
-from advrecon.report.findings import evaluate  # noqa: E402
+from advrecon.report.plugins import evaluate  # noqa: E402
 
 
 def test_fixed_coils_run_rows_and_finding(tmp_path, monkeypatch):

@@ -10,13 +10,14 @@ bottom) of the HTML and at the top of ``findings.md``. Output (default ``RUN_DIR
     findings.md     the paper's statements with verdicts (quoted by the README)
     tables/*.csv    summary tables (mean, 95% CI, number of slices)
     figures/*.png|svg
+
+What is in it comes from the registered threat models' report hooks, called in the registry's
+order for those with rows in the table (:mod:`advrecon.report.plugins`); the page's layout is
+:mod:`advrecon.report.page`.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import json
 import logging
 import os
 import shutil
@@ -24,92 +25,40 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from advrecon.attacks.contract import ReportContext
 from advrecon.errors import AdvreconError
-from advrecon.report import features, figures, findings, panels
+from advrecon.report import findings, page, plugins
 from advrecon.report.progress import RunProgress, refuse_partial, run_progress
-from advrecon.report.tables import GROUP, RunData, load_run, summarize
-from advrecon.report.tightness import tightness_line, tightness_table
+from advrecon.report.tables import RunData, load_run
 
 log = logging.getLogger(__name__)
 
 __all__ = ["make_report", "summary_tables", "ReportOutputError"]
 
 
+def run_archs(config: dict[str, Any]) -> dict[str, str]:
+    """``model name -> arch`` from a run's config (models without both are left out)."""
+    models = config.get("models")
+    return {
+        m.get("name"): m.get("arch")
+        for m in (models if isinstance(models, list) else [])
+        if isinstance(m, dict)
+    }
+
+
+def run_context(run: RunData, fig_dir: Path) -> ReportContext:
+    """What every report hook of ``run`` gets (:class:`ReportContext`)."""
+    return plugins.context(run.results, run.curves, run.run_dir, fig_dir, run_archs(run.config))
+
+
 def summary_tables(run: RunData) -> dict[str, pd.DataFrame]:
-    """Summary tables: region / whole-image SSIM (adversarial, clean, random) per group+budget."""
-    df = run.results
-    by = [*GROUP, "budget"]
-    out = {}
-    for name, col in (
-        ("region_ssim_adversarial", "adv_ssim"),
-        ("region_ssim_clean", "clean_ssim"),
-        ("region_ssim_random", "rand_mean_ssim"),
-        ("image_ssim_adversarial", "adv_ssim_full"),
-        ("feature_recovered", "feature_recovered"),
-        ("feature_recovered_random_position", "rand_feature_recovered"),
-        ("feature_cnr", "feature_cnr"),
-        ("hallucination_recovered", "halluc_recovered"),
-        ("hallucination_recovered_random_noise", "rand_halluc_recovered"),
-        ("hallucination_cnr", "halluc_cnr"),
-    ):
-        if col in df.columns and df[col].notna().any():
-            out[name] = summarize(df[df[col].notna()], col, by)
-    tight = tightness_table(run.results)
-    if not tight.empty:
-        out["noise_tightness"] = tight
-    if not run.curves.empty:
-        c = run.curves.copy()
-        out["rotation_curves_mean"] = summarize(
-            c.assign(attack="rotation"), "ssim", ["model", "acceleration", "target", "angle"]
-        )
-    return out
-
-
-def _img(path: Path) -> str:
-    data = base64.b64encode(Path(path).read_bytes()).decode()
-    return f'<img src="data:image/png;base64,{data}" style="max-width:100%">'
-
-
-def _pivot(t: pd.DataFrame) -> str:
-    t = t.copy()
-    t["value"] = [
-        f"{m:.3f} [{lo:.3f}, {hi:.3f}]"
-        if np.isfinite(lo) and np.isfinite(hi)
-        else f"{m:.3f} (n={n})"
-        for m, lo, hi, n in zip(t["mean"], t["ci_low"], t["ci_high"], t["n_slices"], strict=True)
-    ]
-    p = t.pivot_table(index=GROUP, columns="budget", values="value", aggfunc="first")
-    p.columns = [f"{c:g}" for c in p.columns]
-    return p.to_html(na_rep="-", border=0, classes="t")
-
-
-_CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:auto;padding:1em;
-color:#222}table.t{border-collapse:collapse;font-size:12px}table.t td,table.t th{border:1px solid
-#ccc;padding:2px 6px}pre{background:#f6f6f6;padding:.6em;overflow:auto;font-size:12px}
-.holds{color:#070}.fails{color:#b00}.unknown{color:#777}h2{border-bottom:1px solid #ddd}
-.partial{background:#b00;color:#fff;font-weight:bold;font-size:1.3em;padding:.6em;margin:.5em 0}
-.progress{font-weight:bold}"""
-
-_CAPTIONS = {
-    "fig1a_noise_budget": "Fig. 1a - region SSIM vs eta (adversarial: markers o, random noise of "
-    "the same norm: x), mean and 95% CI over slices; right: relative to eta = 0.",
-    "fig1b_targeted_vs_complete": "Fig. 1b - region SSIM when the attack targets the box vs the "
-    "complete image.",
-    "fig4a_rotation_budget": "Fig. 4a - worst-case region SSIM vs theta_max (x: random angle).",
-    "fig4b_rotation_example": "Fig. 4b - SSIM vs rotation angle for the worst example; dashed: "
-    "selected angle.",
-    "fig_rules": "PGD update rule: l2 vs reference.",
-    "fig_motion_budget": "Inter-shot rigid motion - region (left) and whole-image (right) SSIM "
-    "vs theta_max per shot: worst-case motion (o, 95% CI), random motion at the same bound (x), "
-    "worst single-shot motion (s).",
-    "fig_features": "Missing and hallucinated features - fraction of the feature's energy in "
-    "the reconstruction vs the budget (o: worst case; x: the same feature at a random position / "
-    "random noise of the same norm), mean and 95% CI over slices.",
-}
+    """Summary tables: region / whole-image SSIM (adversarial, clean, random) per group and
+    budget over every row, then each threat model's own (e.g. the noise tightness)."""
+    return plugins.summary_tables(run_context(run, run.run_dir / "report" / "figures"))
 
 
 def make_report(
@@ -204,100 +153,23 @@ def _build(run: RunData, prog: RunProgress, out: Path) -> None:
     """Write tables, figures, panels, ``findings.md`` and ``report.html`` into ``out``."""
     fig_dir, tab_dir = out / "figures", out / "tables"
     tab_dir.mkdir(parents=True, exist_ok=True)
-    tables = summary_tables(run)
+    ctx = run_context(run, fig_dir)
+    tables = plugins.summary_tables(ctx)
     for name, t in tables.items():
         t.to_csv(tab_dir / f"{name}.csv", index=False)
-    figs = figures.make_all(run.results, run.curves, fig_dir)
-    fig_feat = features.fig_features(run.results, fig_dir)
-    if fig_feat is not None:
-        figs["fig_features"] = fig_feat
-    pans = panels.make_panels(run.results, run.run_dir, fig_dir)
-    pans.update(features.feature_panels(run.results, run.run_dir, fig_dir))
-    models = run.config.get("models")
-    archs = {
-        m.get("name"): m.get("arch")
-        for m in (models if isinstance(models, list) else [])
-        if isinstance(m, dict)
-    }
-    found = findings.evaluate(run.results, archs) + features.feature_findings(run.results)
+    parts = page.ReportParts(
+        figures=plugins.figures(ctx),
+        panels=plugins.panels(ctx),
+        findings=plugins.evaluate(run.results, ctx=ctx),
+        sections=plugins.sections(ctx),
+        captions=plugins.captions(ctx),
+        tables=tables,
+        budgets={tm.name: tm.budget_unit for tm, _ in plugins.active(run.results)},
+    )
     preamble = [f"**{prog.banner}**"] if prog.partial else []
-    tight = tightness_line(run.results)
     md = findings.to_markdown(
-        found, preamble=[*preamble, prog.headline, *([tight] if tight else [])]
+        list(parts.findings),
+        preamble=[*preamble, prog.headline, *findings.section_lines(parts.sections)],
     )
     (out / "findings.md").write_text(md, encoding="utf-8")
-    page = _html(run, prog, found, figs, pans, tables)
-    (out / "report.html").write_text(page, encoding="utf-8")
-
-
-def _html(run, prog, found, figs, pans, tables) -> str:
-    n_slices = run.results[["file", "slice"]].drop_duplicates().shape[0]
-    banner = f"<div class='partial'>{html.escape(prog.banner)}</div>" if prog.partial else ""
-    h = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>"
-        f"{'PARTIAL - ' if prog.partial else ''}advrecon report "
-        f"{html.escape(run.run_dir.name)}</title><style>{_CSS}</style></head><body>",
-        banner,
-        f"<h1>Adversarial robustness report: {html.escape(str(run.config.get('name', '')))}"
-        f"</h1><p class='progress'>{html.escape(prog.headline)}</p>"
-        f"<p>Run folder <code>{html.escape(str(run.run_dir))}</code>; "
-        f"{len(run.results)} result rows, {n_slices}"
-        " slices. Made from <code>results.csv</code> and the saved arrays only.</p>",
-        _tightness_html(run.results, tables.get("noise_tightness")),
-        "<h2>Expected findings</h2>",
-        f"<p>{html.escape(_VERDICT_RULE)}</p><ul>",
-    ]
-    for f in found:
-        cls = {"holds": "holds", "does not hold": "fails"}.get(f.verdict, "unknown")
-        ev = "".join(f"<li>{html.escape(e)}</li>" for e in f.evidence)
-        h.append(
-            f"<li><b>{html.escape(f.statement)}</b> <span class='{cls}'>{f.verdict}</span>"
-            f"<ul>{ev}</ul></li>"
-        )
-    h.append("</ul><h2>Figures</h2>")
-    for name, path in figs.items():
-        h.append(f"<h3>{html.escape(_CAPTIONS.get(name, name))}</h3>{_img(path)}")
-    if pans:
-        h.append("<h2>Qualitative examples (worst and median case, largest budget)</h2>")
-        for name, path in pans.items():
-            h.append(f"<h3>{html.escape(name)}</h3>{_img(path)}")
-    h.append(
-        "<h2>Summary tables</h2><p>mean [95% CI] over slices (one slice: mean and n, no "
-        "interval); columns: budget (eta %, theta_max degrees, feature contrast %).</p>"
-    )
-    for name, t in tables.items():
-        if {"budget", "mean"} <= set(t.columns):  # the tightness table is shown above
-            h.append(f"<h3>{html.escape(name)}</h3>{_pivot(t)}")
-    h.append(f"<h2>Config</h2><pre>{html.escape(run.config_text)}</pre>")
-    h.append(f"<h2>Provenance</h2><pre>{html.escape(json.dumps(run.manifest, indent=2))}</pre>")
-    h.append(f"{banner}</body></html>")
-    return "\n".join(h)
-
-
-def _tightness_html(df: pd.DataFrame, table: pd.DataFrame | None) -> str:
-    """The tightness check's sentence and table, or a note that the run has none."""
-    line = tightness_line(df)
-    if line is None:
-        if not (df["attack"] == "noise").any():
-            return ""
-        return (
-            "<p><b>Attack tightness:</b> not checked in this run (add "
-            "<code>attacks.noise.tightness</code> to re-attack some units with 10x the cost; "
-            "<code>benchmarks/strength.py</code> measures it on the demo models).</p>"
-        )
-    names = {"n": "units", "gap_mean": "mean gap", "gap_max": "max gap",
-             "adv_ssim": "reported SSIM", "tight_ssim": "check's SSIM"}  # fmt: skip
-    t = table.rename(columns=names)
-    return (
-        f"<h2>Attack tightness</h2><p>{html.escape(line)} Gap = reported region SSIM minus the "
-        "lowest region SSIM found by either attack (rows with rule <code>tight</code>).</p>"
-        + t.to_html(index=False, border=0, classes="t", float_format=lambda x: f"{x:.4f}")
-    )
-
-
-_VERDICT_RULE = (
-    "A statement holds when every group's 95% interval lies on the claimed side, does not hold "
-    f"when some group's interval lies wholly on the other side (each with at least "
-    f"{findings.MIN_SLICES} slices), and is 'not enough data' otherwise (an interval that "
-    f"includes zero, fewer than {findings.MIN_SLICES} slices, or nothing comparable)."
-)
+    (out / "report.html").write_text(page.render(run, prog, parts), encoding="utf-8")

@@ -3,18 +3,20 @@
 One panel per case: fully-sampled image, clean reconstruction, adversarial reconstruction and
 the fully-sampled image under the same perturbation, each with the box drawn; a zoomed inset of
 the box below; and difference maps. The fourth image is the stored ``control`` array
-(``reference`` in run folders written before the results schema): for noise the fully-sampled
-image with the same noise added, for rotations the fully-sampled image rotated by the selected
-angle and rotated back (what interpolation alone does). Runs that stored the unrotated target
-as the control say so in the title instead of showing a zero difference as if it were a
-result. Cases are the worst
-and the median unit (by adversarial region SSIM) at the largest budget. Everything is read
-from ``arrays/*.npz`` named in ``results.csv``, never from memory.
+(``reference`` in run folders written before the results schema), whose meaning the threat
+model says (``reference_title``: e.g. the fully-sampled image with the same noise added, or
+rotated by the selected angle and back, which is what interpolation alone does). A control that
+the threat model finds trivial (e.g. older runs that stored the unrotated target) is said to be
+missing in the title instead of showing a zero difference as if it were a result. Cases are the
+worst and the median unit (by adversarial region SSIM) at the largest budget
+(:func:`pick_cases`). Everything is read from ``arrays/*.npz`` named in ``results.csv``, never
+from memory.
 """
 
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -28,16 +30,23 @@ from matplotlib.patches import Rectangle  # noqa: E402
 from advrecon.errors import InputFileError  # noqa: E402
 from advrecon.experiments.store import load_arrays  # noqa: E402
 from advrecon.report.figures import save  # noqa: E402
-from advrecon.report.tables import primary_rule  # noqa: E402
 
-__all__ = ["pick_cases", "panel", "reference_title", "make_panels"]
+__all__ = ["ReferenceTitle", "BudgetLabel", "pick_cases", "panel", "worst_and_median"]
+
+#: ``(row, arrays) -> (title of the 4th image, whether the stored control is trivial)``.
+ReferenceTitle = Callable[[pd.Series, dict[str, np.ndarray]], tuple[str, bool]]
+#: ``row -> "eta 2.5%"``: the budget (and what else identifies the case) for the panel title.
+BudgetLabel = Callable[[pd.Series], str]
 
 
-def pick_cases(df: pd.DataFrame, attack: str) -> list[tuple[str, pd.Series]]:
-    """``[("worst", row), ("median", row)]`` at the largest budget of ``attack`` (region target)."""
-    d = df[(df["attack"] == attack) & (df["target"] == "region")]
-    if attack == "noise":
-        d = d[d["rule"] == primary_rule(df)]
+def pick_cases(rows: pd.DataFrame) -> list[tuple[str, pd.Series]]:
+    """``[("worst", row), ("median", row)]`` at the largest budget of a threat model's rows.
+
+    Args:
+        rows: The rows the threat model shows (e.g. region target, its primary rule); only rows
+            with saved arrays (``arrays_file``) are candidates.
+    """
+    d = rows
     if "arrays_file" not in d.columns:
         return []
     d = d[d["arrays_file"].notna() & (d["budget"] == d["budget"].max())] if not d.empty else d
@@ -83,39 +92,47 @@ def _read(path: Path) -> dict[str, np.ndarray]:
     return a
 
 
-def reference_title(row: pd.Series, a: dict[str, np.ndarray]) -> tuple[str, bool]:
-    """Title of the 4th image and whether it is a real (stored) reference.
-
-    Returns:
-        ``(title, stored)``; ``stored`` is False when the run saved no reference distinct from
-        the target (older rotation runs saved the unrotated target).
-    """
+def _reference(
+    row: pd.Series, a: dict[str, np.ndarray], reference_title: str | ReferenceTitle
+) -> tuple[str, np.ndarray | None]:
+    """Title of the 4th image and the stored control (``None`` when missing or trivial)."""
+    title, trivial = (
+        (reference_title, False) if isinstance(reference_title, str) else reference_title(row, a)
+    )
     ref = a.get("control")
-    if row["attack"] == "noise":
-        title, trivial = "fully sampled + same noise", False
-    elif row["attack"] == "motion":
-        title, trivial = "fully sampled, same motion", False
-    else:
-        angle = a.get("angle_deg", row.get("angle_deg", np.nan))
-        angle = float(np.asarray(angle, dtype=float).reshape(-1)[0])
-        deg = f"{angle:+.1f} deg" if np.isfinite(angle) else "the selected angle"
-        title = f"fully sampled, rotated {deg} and back"
-        # rotating by a non-zero angle and back never returns the target bit for bit
-        trivial = ref is not None and angle != 0 and np.array_equal(ref, a["target"])
     if ref is None or trivial:
-        return f"{title}\n(not stored in this run)", False
-    return title, True
+        return f"{title}\n(not stored in this run)", None
+    return title, ref
 
 
-def panel(row: pd.Series, run_dir: Path, out_dir: Path, name: str) -> Path:
-    """One qualitative panel for a results row (see module docstring)."""
+def _budget(row: pd.Series) -> str:
+    return f"budget {row['budget']:g}"
+
+
+def panel(
+    row: pd.Series,
+    run_dir: Path,
+    out_dir: Path,
+    name: str,
+    reference_title: str | ReferenceTitle = "control",
+    budget_label: BudgetLabel = _budget,
+) -> Path:
+    """One qualitative panel for a results row (see module docstring).
+
+    Args:
+        row: The results row (``arrays_file`` names its saved arrays).
+        run_dir: The run folder.
+        out_dir: Where the panel is written (``<name>.png`` and ``.svg``).
+        name: The panel's name (also the start of its title).
+        reference_title: Title of the 4th image (the stored ``control``), or a function of the
+            row and its arrays returning ``(title, trivial)`` (the threat model's own).
+        budget_label: The budget as the title shows it (``row -> "eta 2.5%"``).
+    """
     a = _read(Path(run_dir) / row["arrays_file"])
     target, clean, adv = a["target"], a["clean"], a["adversarial"]
-    ref_title, stored = reference_title(row, a)
-    ref = a["control"] if stored else None
+    ref_title, ref = _reference(row, a, reference_title)
     box = tuple(int(v) for v in a["box"]) if "box" in a else None
     vmin, vmax = float(target.min()), float(target.max())
-    noise = row["attack"] == "noise"
     images = [
         (target, "fully sampled"),
         (clean, f"clean recon (SSIM {row['clean_ssim']:.3f})"),
@@ -143,24 +160,33 @@ def panel(row: pd.Series, run_dir: Path, out_dir: Path, name: str) -> Path:
             axes[1, j].axis("off")
         d, dt = diffs[j]
         _show(axes[2, j], d, 0, dmax, box, dt, cmap="magma")
-    budget = f"eta {row['budget']:g}%" if noise else f"theta_max {row['budget']:g} deg"
-    extra = f", angle {row['angle_deg']:.1f} deg" if "angle_deg" in row and not noise else ""
     fig.suptitle(
-        f"{name}: {row['model']} {row['acceleration']}x, {row['attack']} {budget}"
-        f"{extra}, {row['file']} slice {row['slice']}, box '{row.get('box_label', '')}'",
+        f"{name}: {row['model']} {row['acceleration']}x, {row['attack']} {budget_label(row)}"
+        f", {row['file']} slice {row['slice']}, box '{row.get('box_label', '')}'",
         fontsize=10,
     )
     fig.tight_layout()
     return save(fig, out_dir, name)
 
 
-def make_panels(df: pd.DataFrame, run_dir: Path, out_dir: Path) -> dict[str, Path]:
-    """Worst and median panels for the noise, rotation and motion attacks: ``{name: png}``."""
+def worst_and_median(
+    rows: pd.DataFrame,
+    run_dir: Path,
+    out_dir: Path,
+    prefix: str,
+    reference_title: str | ReferenceTitle = "control",
+    budget_label: BudgetLabel = _budget,
+) -> dict[str, Path]:
+    """The worst and median panels of a threat model's rows: ``{prefix_worst: png, ...}``.
+
+    Args:
+        rows: The rows the threat model shows (:func:`pick_cases`).
+        prefix: Start of the panels' names (``panel_<threat model>``).
+        reference_title, budget_label: As for :func:`panel`.
+    """
     made = {}
-    for attack in ("noise", "rotation", "motion"):
-        for case, row in pick_cases(df, attack):
-            path = Path(run_dir) / row["arrays_file"]
-            if path.is_file():
-                name = f"panel_{attack}_{case}"
-                made[name] = panel(row, run_dir, out_dir, name)
+    for case, row in pick_cases(rows):
+        if (Path(run_dir) / row["arrays_file"]).is_file():
+            name = f"{prefix}_{case}"
+            made[name] = panel(row, run_dir, out_dir, name, reference_title, budget_label)
     return made

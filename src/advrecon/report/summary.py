@@ -1,20 +1,25 @@
 """The one-screen summary printed after a run: mean region SSIM per group and budget.
 
-With a tightness check (``attacks.noise.tightness``) its one-line gap follows the table.
+The threat models' measured sections (e.g. the noise attack's tightness gap, with
+``attacks.noise.tightness``) follow the table, one line each.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from advrecon.experiments.units import REGION_SSIM
-
 __all__ = ["summary_table", "REGION_SSIM"]
+
+#: The column the summary shows: adversarial region SSIM (the results schema's ``adv_ssim``;
+#: spelled here so that importing this module, as the runner does, loads nothing else).
+REGION_SSIM = "adv_ssim"
 
 
 def summary_table(results_csv: Path) -> str:
     """Mean region SSIM (adversarial) per model/acceleration/attack/rule/target and budget."""
     import pandas as pd
+
+    from advrecon.report import findings, plugins
 
     if not Path(results_csv).is_file():
         return ""
@@ -24,11 +29,13 @@ def summary_table(results_csv: Path) -> str:
     keys = ["model", "acceleration", "attack", "rule", "target"]
     table = df.pivot_table(index=keys, columns="budget", values=REGION_SSIM, aggfunc="mean")
     table.columns = [f"{c:g}" for c in table.columns]
-    from advrecon.report.tightness import tightness_line
-
-    tight = tightness_line(df)
+    units = ", ".join(
+        f"{tm.name}: {tm.budget_symbol.strip() or tm.budget_column}" for tm, _ in plugins.active(df)
+    )
+    ctx = plugins.context(df, run_dir=Path(results_csv).parent)
+    lines = findings.section_lines(plugins.sections(ctx))
     return (
-        "mean region SSIM under attack (columns: budget, eta % or theta_max deg)\n"
+        f"mean region SSIM under attack (columns: budget; {units})\n"
         + table.to_string(float_format=lambda x: f"{x:.3f}", na_rep="-")
-        + (f"\n{tight}" if tight else "")
+        + "".join(f"\n{line}" for line in lines)
     )

@@ -5,20 +5,39 @@ cost (rows with rule ``tight``, :mod:`advrecon.attacks.noise`). For each such un
 is the configured attack's region SSIM minus the lowest region SSIM either attack found
 (``>= 0``; 0 = the stronger search found nothing lower). A small gap says the table's numbers
 are close to what a 10x stronger attack reports; a large one says the robustness is
-over-stated. Everything is read from ``results.csv`` (reproducible from the run folder).
+over-stated. Everything is read from ``results.csv`` (reproducible from the run folder). The
+report shows it as a section (before the findings; its line also opens ``findings.md`` and the
+run's printed summary) and as the table ``noise_tightness``.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from advrecon.report.tables import primary_rule
+from advrecon.attacks.contract import ReportContext, ReportSection
+from advrecon.attacks.noise.report.rows import NAME, TIGHT_RULE, primary_rule
 
-__all__ = ["TIGHT_RULE", "tightness_rows", "tightness_table", "tightness_line"]
+__all__ = [
+    "TIGHT_RULE",
+    "sections",
+    "tables",
+    "tightness_line",
+    "tightness_rows",
+    "tightness_table",
+]
 
-#: Rule of the check's rows (``advrecon.attacks.noise.TIGHT_RULE``; not imported: no torch here).
-TIGHT_RULE = "tight"
 _UNIT = ["model", "acceleration", "file", "slice", "box_index", "budget"]
+_TITLE = "Attack tightness"
+_GAP = (
+    " Gap = reported region SSIM minus the lowest region SSIM found by either attack (rows "
+    f"with rule `{TIGHT_RULE}`)."
+)
+_NOT_CHECKED = (
+    "not checked in this run (add `attacks.noise.tightness` to re-attack some units with 10x "
+    "the cost; `benchmarks/strength.py` measures it on the demo models)."
+)
+_COLUMNS = {"n": "units", "gap_mean": "mean gap", "gap_max": "max gap",
+            "adv_ssim": "reported SSIM", "tight_ssim": "check's SSIM"}  # fmt: skip
 
 
 def tightness_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -29,7 +48,7 @@ def tightness_rows(df: pd.DataFrame) -> pd.DataFrame:
     cols = [*_UNIT, "adv_ssim", "tight_ssim", "gap", "tight_steps", "tight_search"]
     if "rule" not in df.columns:
         return pd.DataFrame(columns=cols)
-    d = df[(df["attack"] == "noise") & (df["target"] == "region")]
+    d = df[(df["attack"] == NAME) & (df["target"] == "region")]
     tight = d[d["rule"] == TIGHT_RULE]
     if tight.empty:
         return pd.DataFrame(columns=cols)
@@ -57,17 +76,34 @@ def tightness_table(df: pd.DataFrame) -> pd.DataFrame:
     ).reset_index()
 
 
-def tightness_line(df: pd.DataFrame) -> str | None:
-    """One sentence for the findings and the report header (``None`` without a check)."""
-    r = tightness_rows(df)
-    if r.empty:
-        return None
+def _sentence(r: pd.DataFrame) -> str:
     steps = int(r["tight_steps"].iloc[0])
     search = str(r["tight_search"].iloc[0])
     etas = ", ".join(f"{e:g}" for e in sorted(r["budget"].unique()))
     return (
-        f"Attack tightness: on {len(r)} region units (eta {etas} %) a {search.upper()} attack with "
+        f"on {len(r)} region units (eta {etas} %) a {search.upper()} attack with "
         f"{steps} steps per run found a region SSIM lower by {r['gap'].mean():.4f} on average "
         f"(max {r['gap'].max():.4f}) than the reported attack; the reported robustness is "
         "over-stated by about this much."
     )
+
+
+def tightness_line(df: pd.DataFrame) -> str | None:
+    """One sentence for the findings and the report header (``None`` without a check)."""
+    r = tightness_rows(df)
+    return None if r.empty else f"{_TITLE}: {_sentence(r)}"
+
+
+def sections(ctx: ReportContext) -> list[ReportSection]:
+    """The check's sentence and table, or a note that the run has none."""
+    r = tightness_rows(ctx.results)
+    if r.empty:
+        return [ReportSection(_TITLE, _NOT_CHECKED)]
+    table = tightness_table(ctx.results).rename(columns=_COLUMNS)
+    return [ReportSection(_TITLE, _sentence(r) + _GAP, table)]
+
+
+def tables(ctx: ReportContext) -> dict[str, pd.DataFrame]:
+    """``noise_tightness`` (:func:`tightness_table`) when the run has the check."""
+    t = tightness_table(ctx.results)
+    return {} if t.empty else {"noise_tightness": t}
