@@ -8,6 +8,7 @@ its finding appear, with nothing in advrecon edited.
 
 from __future__ import annotations
 
+import base64
 import sys
 from pathlib import Path
 
@@ -71,8 +72,9 @@ def test_entry_point_plugin_runs_and_reports_with_its_own_figure_and_finding(
     assert df["unit_id"].str.contains("/phase_ramp-pgd/region/s001.000/").any()
     report = Path(make_report(summary.run_dir))
     html = report.read_text(encoding="utf-8")
-    assert (report.parent / "figures" / "fig_phase_ramp.png").is_file()
-    assert "fig_phase_ramp" in html
+    png = report.parent / "figures" / "fig_phase_ramp.png"
+    assert base64.b64encode(png.read_bytes()).decode() in html  # its own figure, embedded
+    assert "Region SSIM under a worst-case and a random shift" in html  # with its caption
     assert "A worst-case shift lowers region SSIM more than a random shift" in html
     findings = (report.parent / "findings.md").read_text(encoding="utf-8")
     assert "worst-case shift" in findings
