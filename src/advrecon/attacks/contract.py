@@ -21,6 +21,7 @@ the schema and the report loop over it and never name an attack.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,12 +204,15 @@ class ReportSection:
     table: Any = None
 
 
-Hook = Callable[[ReportContext], Any]
+#: A report hook: a function of the :class:`ReportContext`, or ``"module:function"`` naming one
+#: (imported when the report calls it, so that loading the registry loads no plotting code).
+Hook = Callable[[ReportContext], Any] | str
 
 
 @dataclass(frozen=True)
 class ReportHooks:
-    """A plug-in's part of the report; every hook is optional and gets a :class:`ReportContext`.
+    """A plug-in's part of the report; every hook is optional, gets a :class:`ReportContext` and
+    is a function or a ``"module:function"`` string (:data:`Hook`).
 
     Attributes:
         figures: ``ctx -> {name: png path}`` (name also the caption key).
@@ -229,6 +233,18 @@ class ReportHooks:
     sections: Hook | None = None
     captions: Mapping[str, str] = field(default_factory=dict)
     primary: Hook | None = None
+
+    def declares(self, name: str) -> bool:
+        """Whether the hook ``name`` (``figures``, ``findings``, ...) is declared."""
+        return getattr(self, name) is not None
+
+    def call(self, name: str, ctx: ReportContext) -> Any:
+        """The hook ``name`` applied to ``ctx`` (``None`` when it is not declared)."""
+        hook = getattr(self, name)
+        if isinstance(hook, str):
+            module, _, attr = hook.partition(":")
+            hook = getattr(importlib.import_module(module), attr)
+        return None if hook is None else hook(ctx)
 
 
 # --------------------------------------------------------------------------------------------

@@ -47,11 +47,11 @@ def _section_lines(df: Any, run_dir: Path, archs: Mapping[str, str]) -> list[str
     present = set(df["attack"].astype(str))
     lines = []
     for name, threat in threat_models().items():
-        hook = threat.report.sections
-        if hook is None or name not in present:
+        if not threat.report.declares("sections") or name not in present:
             continue
-        try:
-            lines += [s.text for s in hook(ctx) or () if s.text]
+        try:  # measured results (a section with a table), as findings.md opens with them
+            sections = threat.report.call("sections", ctx) or ()
+            lines += [f"{s.title}: {s.text}" for s in sections if s.table is not None]
         except Exception as exc:  # a plug-in's section must not fail a finished run
             log.warning("summary: the %s report sections failed (%s); left out", name, exc)
     return lines

@@ -30,7 +30,7 @@ __all__ = ["generic_hooks", "has_hooks"]
 def has_hooks(hooks: ReportHooks) -> bool:
     """Whether a plug-in declares any report hook of its own."""
     parts = ("figures", "panels", "findings", "tables", "sections", "primary")
-    return any(getattr(hooks, p) is not None for p in parts)
+    return any(hooks.declares(p) for p in parts)
 
 
 def _region(ctx: ReportContext, name: str) -> pd.DataFrame:

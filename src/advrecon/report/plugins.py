@@ -90,10 +90,10 @@ def evaluate(
     found: list[Finding] = []
     primaries = []
     for tm, hooks in active(ctx.results):
-        if hooks.findings is not None:
-            found += hooks.findings(ctx)
-        if hooks.primary is not None:
-            primaries.append((tm.name, tm.budget_symbol, hooks.primary(ctx)))
+        if hooks.declares("findings"):
+            found += hooks.call("findings", ctx)
+        if hooks.declares("primary"):
+            primaries.append((tm.name, tm.budget_symbol, hooks.call("primary", ctx)))
     classical = classical_vs_networks(ctx.results, primaries, dict(ctx.archs))
     return found + ([classical] if classical is not None else [])
 
@@ -102,17 +102,16 @@ def sections(ctx: ReportContext) -> list[ReportSection]:
     """Every plug-in's sections (shown before the findings)."""
     out: list[ReportSection] = []
     for _, hooks in active(ctx.results):
-        if hooks.sections is not None:
-            out += hooks.sections(ctx)
+        if hooks.declares("sections"):
+            out += hooks.call("sections", ctx)
     return out
 
 
 def _merged(ctx: ReportContext, hook: str) -> dict:
     out: dict = {}
     for _, hooks in active(ctx.results):
-        fn = getattr(hooks, hook)
-        if fn is not None:
-            out.update(fn(ctx))
+        if hooks.declares(hook):
+            out.update(hooks.call(hook, ctx))
     return out
 
 

@@ -1,7 +1,8 @@
 """The ``feature`` plug-in's part of the report: its figure, panel, findings and tables.
 
-``HOOKS`` is what :mod:`advrecon.attacks.feature.plugin` declares. Each hook imports its module
-when the report calls it (pandas and matplotlib are not loaded with the registry):
+``HOOKS`` is what :mod:`advrecon.attacks.feature.plugin` declares. Each hook names
+its function, imported when the report calls it (pandas and matplotlib are not loaded with the
+registry):
 :mod:`.figures` (``fig_features``, the worst-case panel, the recovered-fraction and CNR tables)
 and :mod:`.findings` (the feature is missing / stays visible); both build on
 :mod:`advrecon.report.recovered`, shared with the hallucination plug-in.
@@ -9,9 +10,7 @@ and :mod:`.findings` (the feature is missing / stays visible); both build on
 
 from __future__ import annotations
 
-from typing import Any
-
-from advrecon.attacks.contract import ReportContext, ReportHooks
+from advrecon.attacks.contract import ReportHooks
 
 __all__ = ["CAPTIONS", "HOOKS"]
 
@@ -22,30 +21,10 @@ CAPTIONS = {
 }
 
 
-def _figures(ctx: ReportContext) -> Any:
-    from advrecon.attacks.feature.report.figures import figures
-
-    return figures(ctx)
-
-
-def _panels(ctx: ReportContext) -> Any:
-    from advrecon.attacks.feature.report.figures import panels
-
-    return panels(ctx)
-
-
-def _findings(ctx: ReportContext) -> Any:
-    from advrecon.attacks.feature.report.findings import findings
-
-    return findings(ctx)
-
-
-def _tables(ctx: ReportContext) -> Any:
-    from advrecon.attacks.feature.report.figures import tables
-
-    return tables(ctx)
-
-
 HOOKS = ReportHooks(
-    figures=_figures, panels=_panels, findings=_findings, tables=_tables, captions=CAPTIONS
+    figures="advrecon.attacks.feature.report.figures:figures",
+    panels="advrecon.attacks.feature.report.figures:panels",
+    findings="advrecon.attacks.feature.report.findings:findings",
+    tables="advrecon.attacks.feature.report.figures:tables",
+    captions=CAPTIONS,
 )

@@ -1,16 +1,15 @@
 """The ``motion`` plug-in's part of the report: its figure, panels and finding.
 
-``HOOKS`` is what :mod:`advrecon.attacks.motion.plugin` declares. Each hook imports its module
-when the report calls it (pandas and matplotlib are not loaded with the registry):
+``HOOKS`` is what :mod:`advrecon.attacks.motion.plugin` declares. Each hook names
+its function, imported when the report calls it (pandas and matplotlib are not loaded with the
+registry):
 :mod:`.figures` (``fig_motion_budget`` and the worst / median panels) and :mod:`.findings`
 (worst-case vs random motion). Its rows appear in the report's common summary tables.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from advrecon.attacks.contract import ReportContext, ReportHooks
+from advrecon.attacks.contract import ReportHooks
 
 __all__ = ["CAPTIONS", "HOOKS"]
 
@@ -21,22 +20,9 @@ CAPTIONS = {
 }
 
 
-def _figures(ctx: ReportContext) -> Any:
-    from advrecon.attacks.motion.report.figures import figures
-
-    return figures(ctx)
-
-
-def _panels(ctx: ReportContext) -> Any:
-    from advrecon.attacks.motion.report.figures import panels
-
-    return panels(ctx)
-
-
-def _findings(ctx: ReportContext) -> Any:
-    from advrecon.attacks.motion.report.findings import findings
-
-    return findings(ctx)
-
-
-HOOKS = ReportHooks(figures=_figures, panels=_panels, findings=_findings, captions=CAPTIONS)
+HOOKS = ReportHooks(
+    figures="advrecon.attacks.motion.report.figures:figures",
+    panels="advrecon.attacks.motion.report.figures:panels",
+    findings="advrecon.attacks.motion.report.findings:findings",
+    captions=CAPTIONS,
+)

@@ -1,7 +1,8 @@
 """The ``noise`` plug-in's part of the report: figures, panels, findings, tables, tightness.
 
-``HOOKS`` is what :mod:`advrecon.attacks.noise.plugin` declares. Each hook imports its module
-when the report calls it (pandas and matplotlib are not loaded with the registry):
+``HOOKS`` is what :mod:`advrecon.attacks.noise.plugin` declares. Each hook names
+its function, imported when the report calls it (pandas and matplotlib are not loaded with the
+registry):
 
 * :mod:`.figures`: Figs. 1a/1b, the PGD rule figure and the worst / median panels;
 * :mod:`.findings`: the paper's statements about noise;
@@ -11,9 +12,7 @@ when the report calls it (pandas and matplotlib are not loaded with the registry
 
 from __future__ import annotations
 
-from typing import Any
-
-from advrecon.attacks.contract import ReportContext, ReportHooks
+from advrecon.attacks.contract import ReportHooks
 
 __all__ = ["CAPTIONS", "HOOKS"]
 
@@ -26,48 +25,12 @@ CAPTIONS = {
 }
 
 
-def _figures(ctx: ReportContext) -> Any:
-    from advrecon.attacks.noise.report.figures import figures
-
-    return figures(ctx)
-
-
-def _panels(ctx: ReportContext) -> Any:
-    from advrecon.attacks.noise.report.figures import panels
-
-    return panels(ctx)
-
-
-def _findings(ctx: ReportContext) -> Any:
-    from advrecon.attacks.noise.report.findings import findings
-
-    return findings(ctx)
-
-
-def _tables(ctx: ReportContext) -> Any:
-    from advrecon.attacks.noise.report.tightness import tables
-
-    return tables(ctx)
-
-
-def _sections(ctx: ReportContext) -> Any:
-    from advrecon.attacks.noise.report.tightness import sections
-
-    return sections(ctx)
-
-
-def _primary(ctx: ReportContext) -> Any:
-    from advrecon.attacks.noise.report.rows import primary_rows
-
-    return primary_rows(ctx.results)
-
-
 HOOKS = ReportHooks(
-    figures=_figures,
-    panels=_panels,
-    findings=_findings,
-    tables=_tables,
-    sections=_sections,
+    figures="advrecon.attacks.noise.report.figures:figures",
+    panels="advrecon.attacks.noise.report.figures:panels",
+    findings="advrecon.attacks.noise.report.findings:findings",
+    tables="advrecon.attacks.noise.report.tightness:tables",
+    sections="advrecon.attacks.noise.report.tightness:sections",
+    primary="advrecon.attacks.noise.report.rows:primary",
     captions=CAPTIONS,
-    primary=_primary,
 )

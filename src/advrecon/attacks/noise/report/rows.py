@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["NAME", "TIGHT_RULE", "primary_rule", "primary_rows"]
+__all__ = ["NAME", "TIGHT_RULE", "primary_rule", "primary", "primary_rows"]
 
 #: The threat model's name (``attack`` column).
 NAME = "noise"
@@ -25,3 +25,8 @@ def primary_rule(df: pd.DataFrame) -> str | None:
 def primary_rows(df: pd.DataFrame, target: str = "region") -> pd.DataFrame:
     """Noise rows of one target under the primary rule (the report's headline rows)."""
     return df[(df["attack"] == NAME) & (df["target"] == target) & (df["rule"] == primary_rule(df))]
+
+
+def primary(ctx) -> pd.DataFrame:
+    """The ``primary`` report hook: :func:`primary_rows` of the run's results."""
+    return primary_rows(ctx.results)

@@ -1,7 +1,8 @@
 """The ``rotation`` plug-in's part of the report: figures, panels, findings, the curve table.
 
-``HOOKS`` is what :mod:`advrecon.attacks.rotation.plugin` declares. Each hook imports its
-module when the report calls it (pandas and matplotlib are not loaded with the registry):
+``HOOKS`` is what :mod:`advrecon.attacks.rotation.plugin` declares. Each hook names
+its function, imported when the report calls it (pandas and matplotlib are not loaded with the
+registry):
 
 * :mod:`.figures`: Figs. 4a/4b (the latter from ``rotation_curves.csv``), the worst / median
   panels and the table ``rotation_curves_mean``;
@@ -11,9 +12,7 @@ module when the report calls it (pandas and matplotlib are not loaded with the r
 
 from __future__ import annotations
 
-from typing import Any
-
-from advrecon.attacks.contract import ReportContext, ReportHooks
+from advrecon.attacks.contract import ReportHooks
 
 __all__ = ["CAPTIONS", "HOOKS"]
 
@@ -24,41 +23,11 @@ CAPTIONS = {
 }
 
 
-def _figures(ctx: ReportContext) -> Any:
-    from advrecon.attacks.rotation.report.figures import figures
-
-    return figures(ctx)
-
-
-def _panels(ctx: ReportContext) -> Any:
-    from advrecon.attacks.rotation.report.figures import panels
-
-    return panels(ctx)
-
-
-def _findings(ctx: ReportContext) -> Any:
-    from advrecon.attacks.rotation.report.findings import findings
-
-    return findings(ctx)
-
-
-def _tables(ctx: ReportContext) -> Any:
-    from advrecon.attacks.rotation.report.figures import tables
-
-    return tables(ctx)
-
-
-def _primary(ctx: ReportContext) -> Any:
-    from advrecon.attacks.rotation.report.rows import primary_rows
-
-    return primary_rows(ctx.results)
-
-
 HOOKS = ReportHooks(
-    figures=_figures,
-    panels=_panels,
-    findings=_findings,
-    tables=_tables,
+    figures="advrecon.attacks.rotation.report.figures:figures",
+    panels="advrecon.attacks.rotation.report.figures:panels",
+    findings="advrecon.attacks.rotation.report.findings:findings",
+    tables="advrecon.attacks.rotation.report.figures:tables",
+    primary="advrecon.attacks.rotation.report.rows:primary",
     captions=CAPTIONS,
-    primary=_primary,
 )

@@ -25,3 +25,8 @@ def primary_rows(df: pd.DataFrame) -> pd.DataFrame:
     return df[
         (df["attack"] == NAME) & (df["target"] == "region") & (df["rule"] != FIXED_COILS_RULE)
     ]
+
+
+def primary(ctx) -> pd.DataFrame:
+    """The ``primary`` report hook: :func:`primary_rows` of the run's results."""
+    return primary_rows(ctx.results)
