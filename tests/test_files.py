@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from advrecon.errors import StorageError
-from advrecon.experiments import store
+from advrecon.experiments import results_store as store
 from advrecon.files import atomic_write
 
 

@@ -14,7 +14,7 @@ import yaml
 import advrecon.report.html as report_html
 from advrecon.attacks.rotation.report.figures import rotation_panel
 from advrecon.cli import main
-from advrecon.experiments.store import load_arrays, save_arrays
+from advrecon.experiments.results_store import load_arrays, save_arrays
 from advrecon.report import panels, plugins
 from advrecon.report.html import make_report
 from advrecon.report.progress import PartialRunError

@@ -28,7 +28,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 from advrecon.errors import InputFileError  # noqa: E402
-from advrecon.experiments.store import load_arrays  # noqa: E402
+from advrecon.experiments.results_store import load_arrays  # noqa: E402
 from advrecon.report.figures import save  # noqa: E402
 
 __all__ = ["ReferenceTitle", "BudgetLabel", "pick_cases", "panel", "worst_and_median"]

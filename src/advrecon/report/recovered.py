@@ -27,7 +27,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from advrecon.experiments.store import load_arrays  # noqa: E402
+from advrecon.experiments.results_store import load_arrays  # noqa: E402
 from advrecon.report.figures import colors, save  # noqa: E402
 from advrecon.report.findings import CI, UNKNOWN, Finding, close, record  # noqa: E402
 from advrecon.report.stats import mean_ci, per_slice, summarize  # noqa: E402

@@ -67,7 +67,7 @@ def load_run(run_dir: str | Path) -> RunData:
         InputFileError: the folder is not a run folder, or its ``results.csv`` (or another
             file of the run) is missing, empty, truncated or unreadable.
     """
-    from advrecon.experiments.store import TidyTable
+    from advrecon.experiments.results_store import TidyTable
 
     run_dir = Path(run_dir)
     if not run_dir.exists():
