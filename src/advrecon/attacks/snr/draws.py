@@ -19,7 +19,7 @@ import torch
 
 from advrecon.attacks._common import chunk_ranges
 from advrecon.attacks.evaluation import random_summary
-from advrecon.attacks.objectives import region_metrics
+from advrecon.attacks.objectives import error_maps, reduce_maps
 from advrecon.attacks.results import METRICS
 from advrecon.attacks.snr.threat import ThermalNoise
 
@@ -49,7 +49,7 @@ def draw_pairs(
     """``(items (p,), draws (p,), z (p, C, H, W), images (p, h, w))`` per forward.
 
     Pairs are item-major (item 0's draws first) over the *active* items only, at most
-    ``chunk_size`` pairs per forward (``None``: one item's worth of draws per item).
+    ``chunk_size`` pairs per forward (``None``: as many pairs as there are items).
     """
     active = torch.nonzero(threat.active).flatten().tolist()
     pairs = [(j, d) for j in active for d in range(n_draws)]
@@ -62,9 +62,10 @@ def draw_pairs(
 
 
 def _metrics(threat: ThermalNoise, image: torch.Tensor) -> dict:
-    """Region and whole-image metrics ``(n,)`` of reconstructions ``(n, h, w)`` of the items."""
-    a = region_metrics(image, threat.target, threat.regions, threat.data_range)
-    b = region_metrics(image, threat.target, threat.full, threat.data_range)
+    """Region and whole-image metrics ``(n,)`` of reconstructions ``(n, h, w)`` of the items
+    (one SSIM map per image, reduced over both regions: as ``region_metrics`` twice)."""
+    maps = error_maps(image, threat.target, threat.data_range)
+    a, b = reduce_maps(maps, threat.regions), reduce_maps(maps, threat.full)
     return {**{m: a[m] for m in METRICS}, **{m + "_full": b[m] for m in METRICS}}
 
 

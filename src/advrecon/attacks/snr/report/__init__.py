@@ -5,8 +5,7 @@ imported when the report calls it (pandas and matplotlib are not loaded with the
 
 * :mod:`.figures`: ``fig_snr_budget`` (region SSIM vs ``m``; adversarial noise on the same
   thermal axis when the run has noise-attack rows) and the worst / median panels;
-* :mod:`.findings`: adversarial vs random noise in thermal units, the fall with ``m``, the
-  spread of the draws;
+* :mod:`.findings`: adversarial vs random noise in thermal units, and the fall with ``m``;
 * :mod:`.thermal`: the section "Adversarial noise in thermal units" and its table
   ``snr_thermal_units``;
 * :mod:`.rows`: the headline rows (region target) and the pairing of the two attacks.

@@ -63,7 +63,7 @@ def fig_snr_budget(df: pd.DataFrame, out_dir: Path) -> Path | None:
         ax2 = axes[0][1]
         _random_curves(ax2, d, color)
         _adversarial_points(ax2, noise, color)
-        ax2.set_xscale("symlog", linthresh=0.1)
+        ax2.set_xscale("symlog", linthresh=0.01)
         ax2.set_xlabel("noise RMS in thermal sigmas (m, or noise_to_thermal)")
         ax2.set_title("adversarial (squares) vs random noise, same units")
     for a in axes[0]:

@@ -49,13 +49,16 @@ def pair_sentence(p: Pair) -> str:
     """``"unet 4x: the adversarial noise at eta = 2 % is 0.31 sigma ... lowers it to B."``"""
     a = slice_mean(p.adv, "adv_ssim")
     b, w = slice_mean(p.rand, "rand_mean_ssim"), slice_mean(p.rand, "adv_ssim")
+    ca, cw = slice_mean(p.adv, "control_ssim"), slice_mean(p.rand, "control_ssim")
     verb = "more" if a < b else "less"
     return (
         f"{p.model} {p.acceleration}x: the adversarial noise at eta = {p.eta:g} % is "
         f"{p.level:.3g} sigma (mean noise_to_thermal; at most {p.level_max:.3g}) and lowers "
         f"region SSIM to {a:.4f}; random noise at m = {p.m:g} sigma lowers it to {b:.4f} (mean "
         f"over {_draws(p.rand)}; worst draw {w:.4f}): adversarial noise of a "
-        f"{p.m / p.level:.3g}x smaller thermal level hurts {verb}."
+        f"{p.m / p.level:.3g}x smaller thermal level hurts {verb}. Without a model (the "
+        f"fully-sampled image with the same noise) the region SSIM is {ca:.4f} (adversarial) "
+        f"and {cw:.4f} (random, worst draw)."
     )
 
 
@@ -69,13 +72,22 @@ def headline_pairs(df: pd.DataFrame) -> list[Pair]:
     return list(best.values())
 
 
-def _summary(d: pd.DataFrame, value: str, by: list[str]) -> pd.DataFrame:
+def _summary(d: pd.DataFrame, value: str, by: list[str], control: bool) -> pd.DataFrame:
+    """Mean and CI over slices of ``value``, the mean ``noise_to_thermal`` and (``control``)
+    the control's region SSIM, per group ``by``."""
     rows = []
     for key, g in per_slice(d, value, by).groupby(by):
         m, lo, hi, n = mean_ci(g[value])
         rows.append({**dict(zip(by, key, strict=True)), "region_ssim": m, "ci_low": lo,
                      "ci_high": hi, "n_slices": n})  # fmt: skip
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    for col, name, keep in (
+        ("noise_to_thermal", "thermal_level", True),
+        ("control_ssim", "control_region_ssim", control),
+    ):
+        mean = per_slice(d, col, by).groupby(by)[col].mean().rename(name).reset_index()
+        out = out.merge(mean, on=by) if keep else out.assign(**{name: float("nan")})
+    return out
 
 
 def thermal_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -83,24 +95,23 @@ def thermal_table(df: pd.DataFrame) -> pd.DataFrame:
 
     Columns: ``model``, ``acceleration``, ``noise`` (what was added), ``budget`` (eta in
     percent or ``m``), ``thermal_level`` (mean ``noise_to_thermal``, sigma), ``region_ssim``
-    (mean over slices), ``ci_low``, ``ci_high``, ``n_slices``.
+    (mean over slices), ``ci_low``, ``ci_high``, ``n_slices``, ``control_region_ssim`` (the
+    fully-sampled image with the same noise, no model; of the reported draw for random noise,
+    NaN on the mean-over-draws rows).
     """
     by = ["model", "acceleration", "budget"]
     parts = []
-    for d, value, what in (
-        (noise_rows(df), "adv_ssim", "adversarial (noise attack)"),
-        (region_rows(df), "rand_mean_ssim", "random, mean over draws"),
-        (region_rows(df), "adv_ssim", "random, worst draw"),
+    for d, value, what, control in (
+        (noise_rows(df), "adv_ssim", "adversarial (noise attack)", True),
+        (region_rows(df), "rand_mean_ssim", "random, mean over draws", False),
+        (region_rows(df), "adv_ssim", "random, worst draw", True),
     ):
-        if d.empty:
-            continue
-        level = per_slice(d, "noise_to_thermal", by).groupby(by)["noise_to_thermal"].mean()
-        t = _summary(d, value, by).merge(level.rename("thermal_level").reset_index(), on=by)
-        parts.append(t.assign(noise=what))
+        if not d.empty:
+            parts.append(_summary(d, value, by, control).assign(noise=what))
     if not parts:
         return pd.DataFrame()
     cols = ["model", "acceleration", "noise", "budget", "thermal_level", "region_ssim",
-            "ci_low", "ci_high", "n_slices"]  # fmt: skip
+            "ci_low", "ci_high", "n_slices", "control_region_ssim"]  # fmt: skip
     t = pd.concat(parts, ignore_index=True)[cols]
     return t.sort_values(["model", "acceleration", "thermal_level", "noise"]).reset_index(drop=True)
 
