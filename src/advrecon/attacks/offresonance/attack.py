@@ -12,6 +12,7 @@ import torch
 from advrecon.attacks._common import (
     check_count,
     check_kspace_mask,
+    check_padding,
     flatten_boxes,
     recon_size_of,
     select_mask,
@@ -113,6 +114,7 @@ def offresonance_attack(
     objective: str = "mse",
     n_random: int = 2,
     data_range: str = "maxmin",
+    padding: Sequence[int] | None = None,
     generator: torch.Generator | int | None = None,
     chunk_size: int | None = None,
     recon_size: Sequence[int] | None = None,
@@ -131,6 +133,8 @@ def offresonance_attack(
         max_hz: Bound on ``max|df|`` (Hz), a number or ``(B,)``.
         bandwidth_hz_per_pixel, degree, segments, interpolator, steps, step_size, objective,
             n_random, data_range: The options (:class:`OffResonanceOptions`).
+        padding: Acquired columns ``(left, right)`` (``None``: all); the others (fastMRI's
+            zero padding) are never acquired and keep their values.
         generator: Seed or generator (one derived seed pair per item: results do not depend on
             ``chunk_size``).
         chunk_size: Largest number of items per forward; recon_size: ``(h, w)``.
@@ -145,7 +149,8 @@ def offresonance_attack(
     opts = OffResonanceOptions(bandwidth_hz_per_pixel, degree, segments, interpolator, steps,
                                step_size, objective, n_random, data_range).check()  # fmt: skip
     bounds = per_item(max_hz, kspace.shape[0], "max_hz").to(kspace.device)
-    items = _Items.of(recon, kspace, mask, num_low_frequencies, boxes, bounds, opts, recon_size)
+    items = _Items.of(recon, kspace, mask, num_low_frequencies, boxes, bounds, opts, recon_size,
+                      padding)  # fmt: skip
     search = ProjectedGradient(opts.steps, opts.step_size, "l2", opts.objective)
     gens = item_generators(generator, items.n, kspace.device)
     parts = run_chunks(
@@ -173,8 +178,9 @@ class _Items:
     Attributes:
         recon, kspace, mask, nlf: The call's reconstructor and ``B`` slices.
         index: ``(N,)`` slice of each item; bounds: ``(B,)`` Hz; opts: the checked options.
-        phi: ``(K, H, W)`` basis; target: ``(B, h, w)``; data_range: ``(B,)``; regions, full:
-        the ``N`` item regions and whole-image regions.
+        phi: ``(K, H, W)`` basis; columns: ``(W,)`` bool acquired columns or ``None`` (all);
+        target: ``(B, h, w)``; data_range: ``(B,)``; regions, full: the ``N`` item regions and
+        whole-image regions.
     """
 
     recon: Any
@@ -185,6 +191,7 @@ class _Items:
     bounds: torch.Tensor
     opts: OffResonanceOptions
     phi: torch.Tensor
+    columns: torch.Tensor | None
     target: torch.Tensor
     data_range: torch.Tensor
     regions: Regions
@@ -195,14 +202,17 @@ class _Items:
         return self.index.numel()
 
     @classmethod
-    def of(cls, recon, kspace, mask, nlf, boxes, bounds, opts, recon_size) -> _Items:
+    def of(cls, recon, kspace, mask, nlf, boxes, bounds, opts, recon_size, padding) -> _Items:
         """The items of an :func:`offresonance_attack` call (its arguments, checked)."""
         dev, size = kspace.device, recon_size_of(recon, recon_size)
         items, index = flatten_boxes(boxes, kspace.shape[0])
         target = kspace_to_target(kspace, size)
+        left, right = check_padding(padding, kspace.shape[-1])
+        cols = torch.arange(kspace.shape[-1], device=dev)
+        columns = None if right - left == cols.numel() else (cols >= left) & (cols < right)
         return cls(
             recon, kspace, mask, nlf, index, bounds, opts,
-            basis(tuple(kspace.shape[-2:]), opts.degree, device=dev), target,
+            basis(tuple(kspace.shape[-2:]), opts.degree, device=dev), columns, target,
             data_range_of(target, opts.data_range), make_regions(items, size, device=dev),
             make_regions([Box.full(size)] * len(items), size, device=dev),
         )  # fmt: skip
@@ -212,7 +222,8 @@ class _Items:
         s, o = self.index[r.start : r.stop].to(self.kspace.device), self.opts
         return OffResonance(
             self.recon, self.kspace[s], select_mask(self.mask, s), select_nlf(self.nlf, s),
-            self.phi, self.bounds[s], o.bandwidth, o.segments, o.interpolator, self.target[s],
+            self.phi, self.bounds[s], o.bandwidth, o.segments, o.interpolator, self.columns,
+            self.target[s],
             self.regions.take(r), self.full.take(r), self.data_range[s],
         )  # fmt: skip
 

@@ -24,7 +24,8 @@ class OffResonance:
     (:mod:`~advrecon.attacks.offresonance.fieldmap`). Feasible set: ``max|df| <= bound`` over
     the ``(H, W)`` grid (up to float64 rounding, :data:`~.fieldmap.TOLERANCE`). Action: the
     time-segmented signal (:func:`~advrecon.attacks.offresonance.signal.offresonance_kspace`,
-    the LS interpolator fitted on ``[-bound, bound]``), then the mask. Back to the target
+    the LS interpolator fitted on ``[-bound, bound]``) on the acquired columns (fastMRI's
+    zero-padded columns are never acquired and keep their values), then the mask. Back to the target
     frame: the identity -- a scanner shows the distorted image, so region metrics include the
     geometric shift. Every iterate of a search is an output of :meth:`draw`, :meth:`project`
     or :meth:`ascent_step`, all feasible (:meth:`feasible`).
@@ -33,7 +34,8 @@ class OffResonance:
         recon: Reconstructor; kspace: fully sampled ``(n, C, H, W)``; mask: ``(1 or n, 1, 1 or
         H, W)``; nlf: ``num_low_frequencies``; phi: ``(K, H, W)`` float64 basis; bound: ``(n,)``
         float64 Hz; bandwidth: readout bandwidth per pixel (Hz/pixel); segments: ``L``;
-        interpolator: ``"ls"`` or ``"hanning"``; target: ``(n, h, w)``; regions, full: item and
+        interpolator: ``"ls"`` or ``"hanning"``; columns: ``(W,)`` bool acquired columns or
+        ``None`` (all); target: ``(n, h, w)``; regions, full: item and
         whole-image regions; data_range: ``(n,)``.
     """
 
@@ -46,6 +48,7 @@ class OffResonance:
     bandwidth: float
     segments: int
     interpolator: str
+    columns: torch.Tensor | None
     target: torch.Tensor
     regions: Regions
     full: Regions
@@ -76,10 +79,11 @@ class OffResonance:
 
     def acquired(self, delta: torch.Tensor) -> torch.Tensor:
         """Fully-sampled k-space ``(n, C, H, W)`` under the field maps of ``delta``."""
-        return offresonance_kspace(
+        out = offresonance_kspace(
             self.kspace, self.field(delta), self.bandwidth, self.segments, self.interpolator,
             self.bound,
         )  # fmt: skip
+        return out if self.columns is None else torch.where(self.columns, out, self.kspace)
 
     def reconstruct(self, delta: torch.Tensor) -> torch.Tensor:
         """``recon(M k(delta))`` ``(n, h, w)``: the target frame is the image frame."""

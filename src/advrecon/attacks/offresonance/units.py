@@ -36,7 +36,8 @@ def run_offresonance_units(
         bandwidth_hz_per_pixel=options.bandwidth_hz_per_pixel, degree=options.degree,
         segments=options.segments, interpolator=options.interpolator, steps=options.steps,
         step_size=options.step_size, objective=options.objective, n_random=options.n_random,
-        generator=inp.generator, chunk_size=inp.chunk_size, recon_size=inp.recon_size,
+        padding=None if inp.padding is None else tuple(inp.padding), generator=inp.generator,
+        chunk_size=inp.chunk_size, recon_size=inp.recon_size,
     )  # fmt: skip
     return ItemScores(
         items, result.to_rows(), {k: getattr(result, k) for k in _IMAGES},

@@ -31,7 +31,7 @@ def _pixel_axis(ax, d: pd.DataFrame) -> None:
     bw = d[col].dropna().unique() if col in d.columns else []
     if len(bw) == 1 and bw[0] > 0:
         top = ax.secondary_xaxis("top", functions=(lambda x: x / bw[0], lambda p: p * bw[0]))
-        top.set_xlabel(f"shift max|df| / BW (pixels, BW = {bw[0]:g} Hz/px)")
+        top.set_xlabel(f"max|df| / BW (pixels of shift; BW = {bw[0]:g} Hz/px)")
 
 
 def fig_offresonance_budget(df: pd.DataFrame, out_dir: Path) -> Path | None:
@@ -40,7 +40,7 @@ def fig_offresonance_budget(df: pd.DataFrame, out_dir: Path) -> Path | None:
     if d.empty:
         return None
     color = colors(list(d["model"].unique()))
-    fig, axes = subplots(1, 2, figsize=(10, 4.2))
+    fig, axes = subplots(1, 2, figsize=(10, 4.4), layout="constrained")
     by = ["model", "acceleration", "budget"]
     for ax, suffix, title in ((axes[0], "", "region SSIM"), (axes[1], "_full", "whole-image SSIM")):
         for prefix, marker, alpha, what in _KINDS:
@@ -55,7 +55,7 @@ def fig_offresonance_budget(df: pd.DataFrame, out_dir: Path) -> Path | None:
                     ax.fill_between(g["budget"], g["ci_low"], g["ci_high"], color=color[m],
                                     alpha=0.15, lw=0)  # fmt: skip
         ax.set_xlabel("bound max|df| (Hz)")
-        ax.set_title(title, pad=28)
+        ax.set_title(title)
         ax.grid(alpha=0.3)
         _pixel_axis(ax, d)
     axes[0].set_ylabel("SSIM (mean, 95% CI over slices for the worst case)")
