@@ -162,8 +162,9 @@ def segmented_kspace(
     """
     out = torch.zeros_like(coil)
     real = coil.real.dtype
-    for l_ in range(taus.numel()):
-        phase = (-2.0 * math.pi * float(taus[l_])) * df.to(torch.float64)
+    df = df.to(torch.float64)
+    for l_, tau in enumerate(taus.tolist()):
+        phase = (-2.0 * math.pi * tau) * df
         rot = torch.polar(torch.ones_like(phase), phase).to(coil.dtype)
         out = out + fft2c(coil * rot[:, None]) * b[:, l_, None, :, None].to(real)
     return out
