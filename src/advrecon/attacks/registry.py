@@ -41,6 +41,7 @@ SHIPPED: dict[str, str] = {
     "feature": "advrecon.attacks.feature.plugin",
     "hallucination": "advrecon.attacks.hallucination.plugin",
     "snr": "advrecon.attacks.snr.plugin",
+    "offresonance": "advrecon.attacks.offresonance.plugin",
 }
 #: Entry-point group of external plug-ins.
 ENTRY_POINT_GROUP = "advrecon.threat_models"
