@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import test_experiments_fakes as fakes  # noqa: E402
 from test_attacks_noise import TinyNet, column_mask, phantom  # noqa: E402
 
+from advrecon.attacks.contract import SliceAttack  # noqa: E402
 from advrecon.attacks.engine import item_generators  # noqa: E402
 from advrecon.attacks.objectives import data_range, make_regions  # noqa: E402
 from advrecon.attacks.spikes import (  # noqa: E402
@@ -25,7 +26,9 @@ from advrecon.attacks.spikes import (  # noqa: E402
     KspaceSpikes,
     SpikesAttackConfig,
     acquired_support,
+    run_spikes_units,
     spikes_attack,
+    spikes_batch_groups,
 )
 from advrecon.attacks.spikes.describe import describe, spike_table  # noqa: E402
 from advrecon.boxes import Box  # noqa: E402
@@ -81,6 +84,8 @@ def test_zero_bound_reproduces_clean_exactly():
     for name in ("ssim", "psnr", "nmse", "mse"):
         assert torch.equal(res.metrics[f"adv_{name}"], res.metrics[f"clean_{name}"])
     assert torch.equal(res.metrics["control_mse"], torch.zeros(3, dtype=torch.float64))
+    for name in ("rand_mean_ssim", "rand_worst_psnr_full"):  # zero-amplitude draws: clean
+        assert torch.equal(res.metrics[name], res.metrics["clean" + name[name.index("_", 5) :]])
     rows = res.to_rows()
     assert all(r["spike_used"] == 0 and math.isnan(r["spike_dist"]) for r in rows)
     assert all(r["spike_max_amp_percent"] == 0 for r in rows)
@@ -272,14 +277,29 @@ class CountingNet(TinyNet):
 def test_cost_is_count_plus_refine_passes(refine):
     k, m = phantom(B=2), column_mask()
     net = CountingNet()
-    kw = dict(KW, refine_steps=refine, n_random=0)
+    kw = dict(KW, refine_steps=refine, n_random=2)
     res = spikes_attack(net, k, m, 4, [Box(5, 5, 6, 6)] * 2, torch.tensor([0.0, 0.1]), **kw)
-    # only the amplitude > 0 item searches: count + refine forward+backward passes, one forward
+    # only the amplitude > 0 item searches (count + refine forward+backward passes, one
+    # forward) and draws random spikes (2 forwards); both slices are reconstructed clean once
     assert net.grad_items == 3 + refine
-    assert net.items == 2 + (3 + refine + 1)  # plus the clean reconstructions of both slices
+    assert net.items == 2 + (3 + refine + 1) + 2
     assert res.trace.shape == (2, 3 + refine + 1)
     assert torch.equal(res.trace[0], res.trace[0, :1].expand(3 + refine + 1))
     assert (res.trace[1].amax() == res.trace[1, res.best_step[1]]).all()
+
+
+def test_runner_reconstructs_the_clean_slice_once():
+    net, box = CountingNet(), Box(5, 5, 6, 6)
+    inp = SliceAttack(net, phantom(1)[0], column_mask(), 4, [box], PAD, (16, 16),
+                      torch.Generator().manual_seed(0), None)  # fmt: skip
+    section = SpikesAttackConfig(amplitude=[0, 5], count=2, refine_steps=1, n_random=3)
+    (group,) = spikes_batch_groups(section, "m", ["region"], {"region": [(0, box)]})
+    scores = run_spikes_units(inp, group.units, section, group.units[0].rule)
+    # one clean forward for both amplitudes, the search (2 + 1 passes, one forward), 3 draws
+    assert net.items == 1 + (2 + 1 + 1) + 3 and net.grad_items == 3
+    (i0, zero), (i5, hit) = (scores.row(u) for u in group.units)
+    assert zero["adv_ssim"] == zero["clean_ssim"] == hit["clean_ssim"]
+    assert scores.arrays(i5, group.units[1])["spikes"].shape == (2, 3)
 
 
 def test_batch_equals_sequential():

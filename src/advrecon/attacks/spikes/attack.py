@@ -156,17 +156,25 @@ class SpikesCall:
             self.full.take(r), self.data_range[d],
         )  # fmt: skip
 
+    def _clean(self, idx: torch.Tensor) -> torch.Tensor:
+        """``(p, h, w)`` clean reconstructions of the slices ``idx``, one forward per distinct
+        slice. Slices that are one tensor repeated (a batch dimension of stride 0, as the
+        runner passes one slice per budget) with one mask count as one slice."""
+        same = self.kspace.stride(0) == 0 and self.mask.shape[0] == 1
+        same = same and not (torch.is_tensor(self.nlf) and self.nlf.numel() > 1)
+        uniq, inv = torch.unique(torch.zeros_like(idx) if same else idx, return_inverse=True)
+        dev = self.kspace.device
+        with torch.no_grad():
+            m, nlf = select_mask(self.mask, uniq), select_nlf(self.nlf, uniq)
+            return self.recon(self.kspace[uniq.to(dev)] * m, m, nlf)[inv.to(dev)]
+
     def chunk(self, r: range, opts: SpikesOptions, chunk_size: int | None) -> dict:
         """Items ``r``: searched, scored, described (``chunk_size``: the random baseline's
         largest batch)."""
         threat = self.threat(r, opts.count)
         idx = self.index[r.start : r.stop]
         gens = seeded_pairs(self.seeds, r, self.kspace.device)
-        uniq, inv = torch.unique(idx, return_inverse=True)
-        with torch.no_grad():  # one clean reconstruction per distinct slice of the chunk
-            u = uniq.to(self.kspace.device)
-            m, nlf = select_mask(self.mask, uniq), select_nlf(self.nlf, uniq)
-            clean = self.recon(self.kspace[u] * m, m, nlf)[inv.to(self.kspace.device)]
+        clean = self._clean(idx)
         start = torch.zeros_like(threat.kspace)
         delta, adv, trace, best_step = opts.search().run_active(threat, start, clean)
         with torch.no_grad():
@@ -174,8 +182,7 @@ class SpikesCall:
             images = {"clean": clean, "adv": adv, "control": control}
             metrics = evaluate(images, threat.target, threat.regions, threat.full,
                                threat.data_range)  # fmt: skip
-            base = random_baseline(threat, [g[1] for g in gens], opts.n_random, chunk_size)
-            metrics.update(base)
+            metrics.update(_random_spikes(threat, gens, opts.n_random, chunk_size, metrics))
         d = idx.to(self.kspace.device)
         spikes = describe(delta, self.kmax[d], self.sigma[d])
         dist = self.acquired_dist
@@ -185,6 +192,27 @@ class SpikesCall:
             clean=clean, control=control, trace=trace, best_step=best_step, metrics=metrics,
             spikes=spikes,
         )  # fmt: skip
+
+
+def _random_spikes(threat: KspaceSpikes, gens: list, n_random: int, chunk_size, metrics) -> dict:
+    """``rand_mean_*`` / ``rand_worst_*`` columns: the random-spike baseline
+    (:func:`~advrecon.attacks.engine.random_baseline`, ``gens``: the items' generator pairs) of
+    the items that can move. An item with a zero bound would draw ``delta = 0`` every time, so
+    its columns are its ``clean_*`` ``metrics``, at no cost; ``n_random = 0``: NaN columns."""
+    if n_random == 0:
+        return random_baseline(threat, gens, 0, chunk_size)
+    out = {
+        prefix + key[len("clean") :]: v.clone()
+        for prefix in ("rand_mean", "rand_worst")
+        for key, v in metrics.items()
+        if key.startswith("clean_")
+    }
+    active = threat.active.nonzero().flatten()
+    if active.numel():
+        sub = [gens[j][1] for j in active.tolist()]
+        for key, v in random_baseline(threat.take(active), sub, n_random, chunk_size).items():
+            out[key][active] = v.to(out[key].dtype)
+    return out
 
 
 def spikes_attack(

@@ -3,7 +3,8 @@
 ``HOOKS`` is what :mod:`advrecon.attacks.spikes.plugin` declares. Each hook names its function,
 imported when the report calls it (pandas and matplotlib are not loaded with the registry):
 :mod:`.figures` (``fig_spikes_budget`` and the worst / median panels) and :mod:`.findings`
-(worst-case vs random spikes; where the worst-case spike sits in k-space).
+(worst-case vs random spikes; where the worst-case spikes sit in k-space; the headline
+rows, region target, for the statements across threat models).
 """
 
 from __future__ import annotations
@@ -24,5 +25,6 @@ HOOKS = ReportHooks(
     figures="advrecon.attacks.spikes.report.figures:figures",
     panels="advrecon.attacks.spikes.report.figures:panels",
     findings="advrecon.attacks.spikes.report.findings:findings",
+    primary="advrecon.attacks.spikes.report.findings:primary",
     captions=CAPTIONS,
 )

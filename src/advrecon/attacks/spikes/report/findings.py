@@ -17,10 +17,16 @@ from advrecon.attacks.contract import Finding, ReportContext
 from advrecon.report.findings import CI, UNKNOWN, close, model_groups, record, select
 from advrecon.report.stats import mean_ci, per_slice
 
-__all__ = ["NAME", "findings"]
+__all__ = ["NAME", "findings", "primary"]
 
 #: The threat model's name (``attack`` column).
 NAME = "spikes"
+
+
+def primary(ctx: ReportContext) -> pd.DataFrame:
+    """The headline rows (``primary`` hook): every spike row of the region target."""
+    d = ctx.rows(NAME)
+    return d[d["target"] == "region"]
 
 
 def _paired(d: pd.DataFrame, f: Finding, high: str, low: str, what: str) -> Finding:
