@@ -143,6 +143,30 @@ def test_feasible_rejects_each_violation():
     assert torch.equal(t.project(z), z)  # a feasible point comes back bit for bit
 
 
+def test_project_is_the_nearest_feasible_point():
+    from itertools import combinations
+
+    g = torch.Generator().manual_seed(4)
+    k = torch.ones(1, 2, 8, 8, dtype=torch.complex128)
+    t = make_threat(k, torch.ones(1, 1, 1, 8), 0.5, 2, recon=lambda *a: None, size=(7, 7),
+                    pad=(0, 2), box=Box(0, 0, 7, 7))  # fmt: skip
+    A = float(t.bound)
+    cells = [(y, x) for y in range(8) for x in range(2)]  # the acquired positions
+    for _ in range(10):
+        z = torch.randn(k.shape, dtype=torch.complex128, generator=g) * A
+        best = math.inf
+        for pair in combinations(cells, 2):  # brute force over every pair of positions
+            keep = torch.zeros(1, 1, 8, 8, dtype=torch.bool)
+            for y, x in pair:
+                keep[..., y, x] = True
+            c = torch.where(keep, z, 0)
+            c = torch.where(c.abs() > A, c * A / c.abs(), c)
+            best = min(best, float((c - z).abs().pow(2).sum()))
+        p = t.project(z)
+        assert t.feasible(p).all()
+        assert float((p - z).abs().pow(2).sum()) == pytest.approx(best, rel=1e-12)
+
+
 # ------------------------------------------------------------------ the physics of a spike
 @pytest.mark.parametrize("shape", [(16, 12), (15, 9)])
 @pytest.mark.parametrize("u, v", [(0, 0), (3, -2), (-5, 4), (7, 1)])

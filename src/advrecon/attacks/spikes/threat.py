@@ -129,17 +129,21 @@ class KspaceSpikes:
         return few & ~off & within
 
     def project(self, delta: torch.Tensor) -> torch.Tensor:
-        """A nearest feasible point: ``delta`` on the free positions, the ``count`` positions of
-        largest coil energy kept, each value's modulus clamped to the bound. A feasible
-        ``delta`` on the free positions comes back bit for bit."""
+        """The nearest feasible point (Euclidean): ``delta`` on the free positions, each
+        value's modulus clamped to the bound, at the ``count`` positions where keeping the
+        clamped values saves the most distance, ``sum_j |z_j|^2 - (|z_j| - A)_+^2`` (the
+        energy when every value is within the bound). A feasible ``delta`` on the free
+        positions comes back bit for bit."""
         z = torch.where(self._free(), delta, torch.zeros_like(delta))
-        energy = (z.to(torch.complex128).abs() ** 2).sum(1, keepdim=True)  # (n, 1, H, W)
-        flat = energy.flatten(1)
+        amp = z.to(torch.complex128).abs()
+        over = (amp - self.bound).clamp_min(0.0)
+        saved = (amp**2 - over**2).sum(1, keepdim=True)  # (n, 1, H, W)
+        flat = saved.flatten(1)
         if self.count < flat.shape[1]:
             top = flat.topk(self.count, dim=1).indices
             keep = torch.zeros_like(flat, dtype=torch.bool).scatter(1, top, True)
-            z = torch.where(keep.view_as(energy) & (energy > 0), z, torch.zeros_like(z))
-        amp = z.to(torch.complex128).abs()
+            z = torch.where(keep.view_as(saved) & (saved > 0), z, torch.zeros_like(z))
+            amp = torch.where(keep.view_as(saved) & (saved > 0), amp, torch.zeros_like(amp))
         scale = torch.where(amp > self.bound, self.bound / amp.clamp_min(1e-300), 1.0)
         return torch.where(amp > self.bound, z * scale.to(z.real.dtype), z)
 

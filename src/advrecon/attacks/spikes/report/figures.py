@@ -54,10 +54,12 @@ def fig_spikes_budget(df: pd.DataFrame, out_dir: Path) -> Path | None:
     spikes = "/".join(f"{int(c)}" for c in count) or "?"
     axes[0].set_ylabel("region SSIM (mean, 95% CI over slices for the worst case)")
     axes[1].set_ylabel("distance from the k-space centre (samples)")
-    positive = sorted(b for b in d["budget"].unique() if b > 0)
-    for ax in axes:
+    budgets = sorted(float(b) for b in d["budget"].unique())
+    positive = [b for b in budgets if b > 0]
+    for ax, ticks in zip(axes, (budgets, positive), strict=True):
         if len(positive) > 1 and positive[-1] >= 20 * positive[0]:  # 0.1 ... 20 %: symlog
             ax.set_xscale("symlog", linthresh=positive[0])
+        ax.set_xticks(ticks, [f"{b:g}" for b in ticks])
         ax.set_xlabel(f"amplitude bound per spike and coil (% of max|k|), {spikes} spikes")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
