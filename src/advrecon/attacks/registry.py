@@ -42,6 +42,7 @@ SHIPPED: dict[str, str] = {
     "hallucination": "advrecon.attacks.hallucination.plugin",
     "snr": "advrecon.attacks.snr.plugin",
     "offresonance": "advrecon.attacks.offresonance.plugin",
+    "spikes": "advrecon.attacks.spikes.plugin",
 }
 #: Entry-point group of external plug-ins.
 ENTRY_POINT_GROUP = "advrecon.threat_models"
