@@ -40,6 +40,7 @@ SHIPPED: dict[str, str] = {
     "motion": "advrecon.attacks.motion.plugin",
     "feature": "advrecon.attacks.feature.plugin",
     "hallucination": "advrecon.attacks.hallucination.plugin",
+    "drift": "advrecon.attacks.drift.plugin",
 }
 #: Entry-point group of external plug-ins.
 ENTRY_POINT_GROUP = "advrecon.threat_models"
