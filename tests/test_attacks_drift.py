@@ -123,15 +123,20 @@ def test_a_drift_of_the_whole_acquisition_is_invisible_to_the_rss():
 
 
 def test_a_common_gain_outside_the_band_equals_its_inverse_on_the_band():
-    """``k^band + g k^out = g (k^band / g + k^out)``: the RSS under a common gain ``g`` outside
-    the band is ``|g|`` times the RSS under ``1 / g`` on the band; a common phase outside the
-    band does change the RSS (the band's and the rest's parts interfere)."""
+    """``k^band + g k^out = g (k^band / g + k^out)``: the RSS (fully sampled or zero-filled)
+    under a common gain ``g`` outside the band is ``|g|`` times the RSS under ``1 / g`` on the
+    band; a common phase outside the band does change the RSS (the band's and the rest's parts
+    interfere), unlike a common phase on every column."""
     k, band = phantom(2, dtype=torch.complex128), _band()
     C, x = k.shape[1], kspace_to_target(k, SIZE)
     g = torch.polar(torch.tensor(1.04, dtype=torch.float64), torch.tensor(0.6, dtype=torch.float64))
     outside = kspace_to_target(drifted_kspace(k, g.expand(2, C), ~band[None]), SIZE)
     inverse = kspace_to_target(drifted_kspace(k, (1 / g).expand(2, C), band[None]), SIZE)
     torch.testing.assert_close(outside, g.abs() * inverse, atol=1e-12, rtol=1e-10)
+    mask = column_mask(torch.float64)  # the zero-filled image (the U-Net's input) alike
+    zf_out = kspace_to_target(drifted_kspace(k, g.expand(2, C), ~band[None]) * mask, SIZE)
+    zf_inv = kspace_to_target(drifted_kspace(k, (1 / g).expand(2, C), band[None]) * mask, SIZE)
+    torch.testing.assert_close(zf_out, g.abs() * zf_inv, atol=1e-12, rtol=1e-10)
     phase = gains(torch.tensor([0.0, 20.0], dtype=torch.float64).expand(2, C, 2))
     shifted = kspace_to_target(drifted_kspace(k, phase, ~band[None]), SIZE)
     assert torch.all(_ssim(shifted, x) < 1 - 1e-4)
