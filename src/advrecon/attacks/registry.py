@@ -40,9 +40,10 @@ SHIPPED: dict[str, str] = {
     "motion": "advrecon.attacks.motion.plugin",
     "feature": "advrecon.attacks.feature.plugin",
     "hallucination": "advrecon.attacks.hallucination.plugin",
-    "snr": "advrecon.attacks.snr.plugin",
     "offresonance": "advrecon.attacks.offresonance.plugin",
+    "drift": "advrecon.attacks.drift.plugin",
     "spikes": "advrecon.attacks.spikes.plugin",
+    "snr": "advrecon.attacks.snr.plugin",
 }
 #: Entry-point group of external plug-ins.
 ENTRY_POINT_GROUP = "advrecon.threat_models"
