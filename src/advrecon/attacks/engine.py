@@ -28,8 +28,8 @@ from typing import Any
 
 import torch
 
-from advrecon.attacks._common import chunk_ranges, frozen
-from advrecon.attacks.contract import SliceAttack, Unit, box_array
+from advrecon.attacks._common import chunk_ranges, frozen, runs_on
+from advrecon.attacks.contract import BatchGroup, SliceAttack, Unit, UnitSpec, box_array
 from advrecon.attacks.evaluation import nan_columns, random_summary
 from advrecon.attacks.objectives import box_metrics, region_metrics
 from advrecon.attacks.results import METRICS
@@ -45,6 +45,7 @@ __all__ = [
     "item_seeds",
     "join_parts",
     "per_item",
+    "per_target_groups",
     "random_baseline",
     "run_chunks",
     "seeded_pairs",
@@ -114,6 +115,38 @@ def per_item(value: Any, batch: int, name: str) -> torch.Tensor:
     if not torch.isfinite(t).all() or (t < 0).any():
         raise AdvreconError(f"{name} must be finite and >= 0, got {t.tolist()}")
     return t
+
+
+def per_target_groups(
+    name: str,
+    rule: str,
+    budgets: Sequence[float],
+    model_name: str,
+    targets: Sequence[str],
+    boxes: dict[str, list[tuple[int, Box]]],
+    models: Sequence[str] | None = None,
+    only_targets: Sequence[str] | None = None,
+) -> list[BatchGroup]:
+    """The usual batch grouping: one attack call per target of a (model, slice), holding every
+    box x budget (label ``<name>-<rule>/<target>``).
+
+    Args:
+        name, rule: The threat model's name and the units' rule.
+        budgets: The section's budgets.
+        model_name, targets, boxes: As a ``ThreatModel.batch_groups`` receives them.
+        models: Run on these models only (``None``: all; a section's ``models`` key).
+        only_targets: Of the config's targets, run these only (``None``: all).
+    """
+    if not runs_on(models, model_name):
+        return []
+    return [
+        BatchGroup(
+            f"{name}-{rule}/{t}",
+            tuple(UnitSpec(rule, t, float(b), i, box) for i, box in boxes[t] for b in budgets),
+        )
+        for t in targets
+        if only_targets is None or t in only_targets
+    ]
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 from pydantic import StrictBool, model_validator
 
-from advrecon.attacks._common import runs_on
-from advrecon.attacks.contract import BatchGroup, UnitSpec
+from advrecon.attacks.contract import BatchGroup
 from advrecon.attacks.drift.attack import MAX_GAIN_PERCENT, MAX_PHASE_DEG
+from advrecon.attacks.engine import per_target_groups
 from advrecon.attacks.objectives import OBJECTIVES
 from advrecon.boxes import Box
 from advrecon.config_types import (
@@ -96,17 +96,13 @@ def drift_batch_groups(
     boxes: dict[str, list[tuple[int, Box]]],
 ) -> list[BatchGroup]:
     """One batch per target of a (model, slice), holding every box x ``gain_percent``."""
-    if not runs_on(section.models, model_name):
-        return []
-    return [
-        BatchGroup(
-            f"drift-pgd/{target}",
-            tuple(
-                UnitSpec("pgd", target, float(g), bi, box)
-                for bi, box in boxes[target]
-                for g in section.gain_percent
-            ),
-        )
-        for target in targets
-        if section.targets is None or target in section.targets
-    ]
+    return per_target_groups(
+        "drift",
+        "pgd",
+        section.gain_percent,
+        model_name,
+        targets,
+        boxes,
+        section.models,
+        section.targets,
+    )

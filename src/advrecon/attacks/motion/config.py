@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from pydantic import StrictBool, model_validator
 
-from advrecon.attacks._common import runs_on
-from advrecon.attacks.contract import BatchGroup, UnitSpec
+from advrecon.attacks.contract import BatchGroup
+from advrecon.attacks.engine import per_target_groups
 from advrecon.attacks.motion.acquisition import CENTRES, COILS, ORDERS
 from advrecon.attacks.objectives import OBJECTIVES
 from advrecon.boxes import Box
@@ -98,17 +98,13 @@ def motion_batch_groups(
     boxes: dict[str, list[tuple[int, Box]]],
 ) -> list[BatchGroup]:
     """One batch per target of a (model, slice), holding every box x ``theta_max``."""
-    if not runs_on(section.models, model_name):
-        return []
-    return [
-        BatchGroup(
-            f"motion-pgd/{target}",
-            tuple(
-                UnitSpec("pgd", target, float(th), bi, box)
-                for bi, box in boxes[target]
-                for th in section.theta_max
-            ),
-        )
-        for target in targets
-        if section.targets is None or target in section.targets
-    ]
+    return per_target_groups(
+        "motion",
+        "pgd",
+        section.theta_max,
+        model_name,
+        targets,
+        boxes,
+        section.models,
+        section.targets,
+    )

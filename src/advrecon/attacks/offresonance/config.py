@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 from pydantic import model_validator
 
-from advrecon.attacks._common import runs_on
-from advrecon.attacks.contract import BatchGroup, UnitSpec
+from advrecon.attacks.contract import BatchGroup
+from advrecon.attacks.engine import per_target_groups
 from advrecon.attacks.objectives import OBJECTIVES
 from advrecon.attacks.offresonance.signal import INTERPOLATORS
 from advrecon.boxes import Box
@@ -117,17 +117,13 @@ def offresonance_batch_groups(
     boxes: dict[str, list[tuple[int, Box]]],
 ) -> list[BatchGroup]:
     """One batch per target of a (model, slice), holding every box x ``max_hz``."""
-    if not runs_on(section.models, model_name):
-        return []
-    return [
-        BatchGroup(
-            f"offresonance-pgd/{target}",
-            tuple(
-                UnitSpec("pgd", target, float(b), bi, box)
-                for bi, box in boxes[target]
-                for b in section.max_hz
-            ),
-        )
-        for target in targets
-        if section.targets is None or target in section.targets
-    ]
+    return per_target_groups(
+        "offresonance",
+        "pgd",
+        section.max_hz,
+        model_name,
+        targets,
+        boxes,
+        section.models,
+        section.targets,
+    )

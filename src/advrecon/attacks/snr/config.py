@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from pydantic import StrictBool, model_validator
 
-from advrecon.attacks._common import runs_on
-from advrecon.attacks.contract import BatchGroup, UnitSpec
+from advrecon.attacks.contract import BatchGroup
+from advrecon.attacks.engine import per_target_groups
 from advrecon.boxes import Box
 from advrecon.config_types import (
     Budgets,
@@ -76,17 +76,13 @@ def snr_batch_groups(
     boxes: dict[str, list[tuple[int, Box]]],
 ) -> list[BatchGroup]:
     """One batch per target of a (model, slice), holding every box x ``sigma_multiple``."""
-    if not runs_on(section.models, model_name):
-        return []
-    return [
-        BatchGroup(
-            f"snr-{RULE}/{target}",
-            tuple(
-                UnitSpec(RULE, target, float(m), bi, box)
-                for bi, box in boxes[target]
-                for m in section.sigma_multiple
-            ),
-        )
-        for target in targets
-        if section.targets is None or target in section.targets
-    ]
+    return per_target_groups(
+        "snr",
+        RULE,
+        section.sigma_multiple,
+        model_name,
+        targets,
+        boxes,
+        section.models,
+        section.targets,
+    )

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from pydantic import model_validator
 
-from advrecon.attacks._common import runs_on
-from advrecon.attacks.contract import BatchGroup, UnitSpec
+from advrecon.attacks.contract import BatchGroup
+from advrecon.attacks.engine import per_target_groups
 from advrecon.attacks.objectives import OBJECTIVES
 from advrecon.boxes import Box
 from advrecon.config_types import (
@@ -90,17 +90,13 @@ def spikes_batch_groups(
     boxes: dict[str, list[tuple[int, Box]]],
 ) -> list[BatchGroup]:
     """One batch per target of a (model, slice), holding every box x amplitude."""
-    if not runs_on(section.models, model_name):
-        return []
-    return [
-        BatchGroup(
-            f"spikes-{RULE}/{target}",
-            tuple(
-                UnitSpec(RULE, target, float(a), bi, box)
-                for bi, box in boxes[target]
-                for a in section.amplitude
-            ),
-        )
-        for target in targets
-        if section.targets is None or target in section.targets
-    ]
+    return per_target_groups(
+        "spikes",
+        RULE,
+        section.amplitude,
+        model_name,
+        targets,
+        boxes,
+        section.models,
+        section.targets,
+    )
