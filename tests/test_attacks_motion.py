@@ -321,3 +321,19 @@ def test_fixed_coils_at_zero_motion_are_the_identity():
     shots = torch.tensor([[0, 1] * (W // 2)])
     fixed, move = moved_kspace(k, full, shots, maps), moved_kspace(k, full, shots)
     assert not torch.allclose(fixed, move, atol=1e-3)
+
+
+def test_no_random_start_with_steps_is_a_clear_error_not_a_crash():
+    from advrecon.attacks.motion.config import MotionAttackConfig
+    from advrecon.boxes import Box
+    from advrecon.errors import AdvreconError
+
+    with pytest.raises(AdvreconError, match="random_start=False is not supported with steps > 0"):
+        motion_attack(
+            lambda k, m, n: k.abs().sum(1), torch.zeros(1, 2, 16, 8, dtype=torch.complex64),
+            torch.ones(1, 1, 1, 8), 4, Box.full((16, 8)), 2.0, 1.0, shots=2, steps=2,
+            random_start=False, recon_size=(16, 8),
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="random_start"):
+        MotionAttackConfig(theta_max=[2], t_max=[1], steps=2, random_start=False)
+    assert MotionAttackConfig(theta_max=[2], t_max=[1], steps=0, random_start=False).steps == 0

@@ -19,6 +19,15 @@ from advrecon.errors import AdvreconError
 __all__ = ["MotionOptions", "motion_attack"]
 
 
+#: Why the ascent cannot start at no motion (a still shot's columns are the k-space's own values,
+#: which do not depend on the motion parameters: there is no gradient to take the first step).
+NO_ZERO_START = (
+    "random_start=False is not supported with steps > 0: at no motion the k-space does not "
+    "depend on the motion parameters, so the ascent has no gradient to start from (use a "
+    "random start)"
+)
+
+
 @dataclass(frozen=True)
 class MotionOptions:
     """The settings of one :func:`motion_attack` call.
@@ -60,6 +69,8 @@ class MotionOptions:
         if not self.step_size > 0:
             raise AdvreconError(f"step_size must be > 0, got {self.step_size}")
         steps, n_random = check_count("steps", self.steps), check_count("n_random", self.n_random)
+        if steps and not self.random_start:
+            raise AdvreconError(NO_ZERO_START)
         return replace(
             self, shots=int(self.shots), steps=steps, n_random=n_random,
             step_size=float(self.step_size), random_start=bool(self.random_start),

@@ -77,6 +77,12 @@ class MotionAttackConfig(Section):
             )
         if self.units == "mm" and self.pixel_mm is None:
             raise fail("units: mm needs the pixel size in mm", "pixel_mm")
+        if self.steps and not self.random_start:
+            raise fail(
+                "false needs steps: 0 (at no motion the k-space does not depend on the motion, "
+                "so the ascent has no gradient to start from)",
+                "random_start",
+            )
         return self
 
     @property
