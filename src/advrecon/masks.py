@@ -232,8 +232,8 @@ class EquispacedFractionMask(MaskFunc):
 
     The spacing is adjusted for the center, ``a = acc * (nlf - W) / (nlf * acc - W)``, and the
     sampled outer columns are ``round(offset + k * a)`` for ``offset + k * a < W - 1``. As in
-    fastMRI (issue #54) the rounding can make the spacing slightly uneven; this is kept to match
-    the public multicoil data. Requires ``center_fraction * acceleration < 1``.
+    fastMRI's own mask function the rounding can make the spacing slightly uneven; this is kept
+    to match the public multicoil data. Requires ``center_fraction * acceleration < 1``.
     """
 
     def _validate_pairs(self) -> None:

@@ -61,3 +61,30 @@ def line(ax, s: pd.DataFrame, x: str, color, style, label, alpha=0.45, marker="x
     """A summary curve ``mean`` vs ``x`` without its interval (a baseline)."""
     s = s.sort_values(x)
     ax.plot(s[x], s["mean"], style, color=color, alpha=alpha, marker=marker, ms=4, label=label)
+
+
+def kinds_by_budget(ax, d: pd.DataFrame, suffix: str, kinds, color: dict[str, str]) -> None:
+    """Mean SSIM vs budget per (model, acceleration) for each kind of row in ``d``.
+
+    Args:
+        ax: The axes.
+        d: Region rows of one threat model.
+        suffix: ``""`` (region SSIM) or ``"_full"`` (whole image).
+        kinds: ``(column prefix, marker, alpha, label)`` per curve; the ``adv`` kind gets its
+            95% CI band. A prefix without values in ``d`` is left out.
+        color: Model -> colour (:func:`colors`).
+    """
+    from advrecon.report.stats import summarize
+
+    by = ["model", "acceleration", "budget"]
+    for prefix, marker, alpha, what in kinds:
+        col = f"{prefix}_ssim{suffix}"
+        if col not in d.columns or d[col].isna().all():
+            continue
+        for (m, a), g in summarize(d, col, by).groupby(["model", "acceleration"]):
+            g = g.sort_values("budget")
+            ax.plot(g["budget"], g["mean"], style(a), color=color[m],
+                    alpha=alpha, marker=marker, ms=4, label=f"{m} {a}x {what}")  # fmt: skip
+            if prefix == "adv":
+                ax.fill_between(g["budget"], g["ci_low"], g["ci_high"], color=color[m],
+                                alpha=0.15, lw=0)  # fmt: skip

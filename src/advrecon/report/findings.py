@@ -155,6 +155,33 @@ def record(f: Finding, cis: list[CI], label: str, ci: CI, what: str = "") -> Non
     f.evidence.append(f"{label}: {what}{fmt_ci(*ci)} ({tag(ci)})")
 
 
+def per_budget(f: Finding, d: pd.DataFrame, high: str, low: str, label: str, what: str) -> Finding:
+    """``high - low``, paired per slice, for every (model, acceleration, budget) of ``d``.
+
+    Args:
+        f: The statement (its evidence and verdict are filled in and it is returned).
+        d: The rows to compare (already filtered, e.g. region target and budget > 0).
+        high, low: The columns; the statement claims ``high - low > 0``.
+        label: Each group's label, a format string of ``m`` (model), ``a`` (acceleration) and
+            ``b`` (budget), e.g. ``"{m} {a}x theta_max {b:g} deg"``.
+        what: What the difference is, e.g. ``"SSIM(random) - SSIM(worst) "``.
+    """
+    cis: list[CI] = []
+    for m, a in model_groups(d):
+        g = select(d, m, a)
+        for b in sorted(g["budget"].unique()):
+            gb = g[g["budget"] == b]
+            diff = per_slice(gb.assign(x=gb[high] - gb[low]), "x", [])["x"]
+            record(f, cis, label.format(m=m, a=a, b=b), mean_ci(diff), what)
+    return close(f, cis)
+
+
+def worst_vs_random(f: Finding, d: pd.DataFrame, label: str) -> Finding:
+    """:func:`per_budget` of the random baseline's region SSIM minus the worst case's (the
+    claim: the worst case degrades more than random perturbations of the same budget)."""
+    return per_budget(f, d, "rand_mean_ssim", "adv_ssim", label, "SSIM(random) - SSIM(worst) ")
+
+
 def drop_at_largest(d: pd.DataFrame) -> pd.DataFrame:
     """Rows at the largest budget with ``drop = clean_ssim - adv_ssim``."""
     d = d[d["budget"] == d["budget"].max()]

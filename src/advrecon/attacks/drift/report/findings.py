@@ -21,8 +21,9 @@ from advrecon.report.findings import (
     paired,
     record,
     select,
+    worst_vs_random,
 )
-from advrecon.report.stats import mean_ci, per_slice
+from advrecon.report.stats import mean_ci
 
 __all__ = ["CALIBRATED_ARCHS", "NAME", "UNET_ARCHS", "findings", "primary"]
 
@@ -40,7 +41,7 @@ def primary(ctx: ReportContext) -> pd.DataFrame:
     return d[d["target"] == "region"]
 
 
-def worst_vs_random(d: pd.DataFrame) -> Finding:
+def _worst_vs_random(d: pd.DataFrame) -> Finding:
     """Worst-case vs uniform random gains at the same bound (region SSIM, budget > 0)."""
     f = Finding(
         "drift_worst_vs_random",
@@ -49,15 +50,7 @@ def worst_vs_random(d: pd.DataFrame) -> Finding:
         UNKNOWN,
     )
     d = d[d["budget"] > 0]
-    cis: list[CI] = []
-    for m, a in model_groups(d):
-        g = select(d, m, a)
-        for b in sorted(g["budget"].unique()):
-            gb = g[g["budget"] == b]
-            diff = per_slice(gb.assign(x=gb.rand_mean_ssim - gb.adv_ssim), "x", [])["x"]
-            what = "SSIM(random) - SSIM(worst) "
-            record(f, cis, f"{m} {a}x gain {b:g}%", mean_ci(diff), what)
-    return close(f, cis)
+    return worst_vs_random(f, d, "{m} {a}x gain {b:g}%")
 
 
 def _pairs(d: pd.DataFrame, archs) -> list[tuple[str, str, int]]:
@@ -102,6 +95,6 @@ def findings(ctx: ReportContext) -> list[Finding]:
     """Worst case vs random drift, and (where both ran) calibrated models vs the U-Net."""
     d = ctx.rows(NAME)
     d = d[d["target"] == "region"]
-    out = [worst_vs_random(d)]
+    out = [_worst_vs_random(d)]
     other = calibrated_vs_unet(d, dict(ctx.archs))
     return out if other is None else [*out, other]

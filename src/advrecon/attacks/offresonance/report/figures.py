@@ -15,9 +15,8 @@ import pandas as pd
 
 from advrecon.attacks.contract import ReportContext
 from advrecon.attacks.offresonance.report.findings import NAME
-from advrecon.report.figures import colors, save, style, subplots
+from advrecon.report.figures import colors, kinds_by_budget, save, subplots
 from advrecon.report.panels import worst_and_median
-from advrecon.report.stats import summarize
 
 __all__ = ["fig_offresonance_budget", "figures", "panels"]
 
@@ -41,19 +40,8 @@ def fig_offresonance_budget(df: pd.DataFrame, out_dir: Path) -> Path | None:
         return None
     color = colors(list(d["model"].unique()))
     fig, axes = subplots(1, 2, figsize=(10, 4.4), layout="constrained")
-    by = ["model", "acceleration", "budget"]
     for ax, suffix, title in ((axes[0], "", "region SSIM"), (axes[1], "_full", "whole-image SSIM")):
-        for prefix, marker, alpha, what in _KINDS:
-            col = f"{prefix}_ssim{suffix}"
-            if col not in d.columns or d[col].isna().all():
-                continue
-            for (m, a), g in summarize(d, col, by).groupby(["model", "acceleration"]):
-                g = g.sort_values("budget")
-                ax.plot(g["budget"], g["mean"], style(a), color=color[m],
-                        alpha=alpha, marker=marker, ms=4, label=f"{m} {a}x {what}")  # fmt: skip
-                if prefix == "adv":
-                    ax.fill_between(g["budget"], g["ci_low"], g["ci_high"], color=color[m],
-                                    alpha=0.15, lw=0)  # fmt: skip
+        kinds_by_budget(ax, d, suffix, _KINDS, color)
         ax.set_xlabel("bound max|df| (Hz)")
         ax.set_title(title)
         ax.grid(alpha=0.3)

@@ -8,8 +8,7 @@ verdict of :func:`advrecon.report.findings.verdict`).
 from __future__ import annotations
 
 from advrecon.attacks.contract import Finding, ReportContext
-from advrecon.report.findings import CI, UNKNOWN, close, model_groups, record, select
-from advrecon.report.stats import mean_ci, per_slice
+from advrecon.report.findings import UNKNOWN, worst_vs_random
 
 __all__ = ["NAME", "findings"]
 
@@ -27,12 +26,4 @@ def findings(ctx: ReportContext) -> list[Finding]:
     )
     d = ctx.rows(NAME)
     d = d[(d["target"] == "region") & (d["budget"] > 0)]
-    cis: list[CI] = []
-    for m, a in model_groups(d):
-        g = select(d, m, a)
-        for b in sorted(g["budget"].unique()):
-            gb = g[g["budget"] == b]
-            diff = per_slice(gb.assign(x=gb.rand_mean_ssim - gb.adv_ssim), "x", [])["x"]
-            what = "SSIM(random) - SSIM(worst) "
-            record(f, cis, f"{m} {a}x max|df| {b:g} Hz", mean_ci(diff), what)
-    return [close(f, cis)]
+    return [worst_vs_random(f, d, "{m} {a}x max|df| {b:g} Hz")]

@@ -14,31 +14,20 @@ from __future__ import annotations
 import pandas as pd
 
 from advrecon.attacks.contract import Finding, ReportContext
-from advrecon.report.findings import CI, UNKNOWN, close, model_groups, record, select
-from advrecon.report.stats import mean_ci, per_slice
+from advrecon.report.findings import UNKNOWN, per_budget, worst_vs_random
 
 __all__ = ["NAME", "findings", "primary"]
 
 #: The threat model's name (``attack`` column).
 NAME = "spikes"
+#: Each group's label in the evidence.
+LABEL = "{m} {a}x amplitude {b:g}%"
 
 
 def primary(ctx: ReportContext) -> pd.DataFrame:
     """The headline rows (``primary`` hook): every spike row of the region target."""
     d = ctx.rows(NAME)
     return d[d["target"] == "region"]
-
-
-def _paired(d: pd.DataFrame, f: Finding, high: str, low: str, what: str) -> Finding:
-    """``high - low`` per slice for every (model, acceleration, amplitude > 0): ``f`` closed."""
-    cis: list[CI] = []
-    for m, a in model_groups(d):
-        g = select(d, m, a)
-        for b in sorted(g["budget"].unique()):
-            gb = g[g["budget"] == b]
-            diff = per_slice(gb.assign(x=gb[high] - gb[low]), "x", [])["x"]
-            record(f, cis, f"{m} {a}x amplitude {b:g}%", mean_ci(diff), what)
-    return close(f, cis)
 
 
 def findings(ctx: ReportContext) -> list[Finding]:
@@ -59,8 +48,8 @@ def findings(ctx: ReportContext) -> list[Finding]:
     )
     if d.empty:
         return [worst, centre]
-    worst = _paired(d, worst, "rand_mean_ssim", "adv_ssim", "SSIM(random) - SSIM(worst) ")
+    worst = worst_vs_random(worst, d, LABEL)
     if {"spike_mean_dist", "spike_acquired_dist"} <= set(d.columns):
         what = "mean acquired distance - worst spikes' mean distance (samples) "
-        centre = _paired(d, centre, "spike_acquired_dist", "spike_mean_dist", what)
+        centre = per_budget(centre, d, "spike_acquired_dist", "spike_mean_dist", LABEL, what)
     return [worst, centre]
