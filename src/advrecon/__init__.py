@@ -5,8 +5,17 @@ Image Reconstruction under Realistic Perturbations" (MLMIR 2022): per-coil bound
 k-space noise and adversarial rotations, targeted at fastMRI+ pathology boxes.
 """
 
+from typing import Any
+
+from advrecon._version import __version__
 from advrecon.errors import AdvreconError
 
-__version__ = "0.1.0"
+__all__ = ["AdvreconError", "__version__", "audit"]
 
-__all__ = ["AdvreconError", "__version__"]
+
+def audit(*args: Any, **kwargs: Any) -> Any:
+    """:func:`advrecon.experiments.audit.audit` (imported on first use: ``import advrecon``
+    stays light)."""
+    from advrecon.experiments.audit import audit as _audit
+
+    return _audit(*args, **kwargs)

@@ -14,7 +14,7 @@ import logging
 import sys
 import warnings
 
-from advrecon import __version__
+from advrecon._version import __version__
 from advrecon.errors import AdvreconError, RunInterrupted
 
 # module -> provides register(subparsers); each adds sub-commands with set_defaults(func=...)
@@ -23,6 +23,7 @@ _COMMAND_MODULES = [
     "advrecon.models.commands",  # advrecon models (presets, checkpoint info)
     "advrecon.training.commands",  # advrecon train
     "advrecon.experiments.commands",  # advrecon run
+    "advrecon.experiments.audit_commands",  # advrecon audit | card
     "advrecon.report.commands",  # advrecon report
     "advrecon.demo",  # advrecon demo
 ]

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from advrecon import __version__
+from advrecon._version import __version__
 from advrecon.data.synthetic_anatomy import LESION_LABELS, render_volume, smooth_noise
 from advrecon.errors import AdvreconError, ConfigError
 from advrecon.files import process_umask

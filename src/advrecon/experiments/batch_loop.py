@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from advrecon import __version__
+from advrecon._version import __version__
 from advrecon.experiments.compat import ARRAY_RENAMES
 from advrecon.experiments.distributed import DistInfo, shard
 from advrecon.experiments.executor_types import BatchContext, BatchOutput, Executor, ModelLoader

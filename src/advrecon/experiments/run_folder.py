@@ -26,7 +26,7 @@ from typing import Any
 import torch
 import yaml
 
-from advrecon import __version__
+from advrecon._version import __version__
 from advrecon.errors import ConfigError, InputFileError, RunFolderBusyError, StorageError
 from advrecon.experiments.config import ExperimentConfig
 from advrecon.experiments.distributed import barrier, broadcast, together

@@ -194,7 +194,7 @@ def save_checkpoint(
     """
     from safetensors.torch import save
 
-    from advrecon import __version__
+    from advrecon._version import __version__
 
     path = Path(path)
     net = _unwrap(model)

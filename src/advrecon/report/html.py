@@ -18,6 +18,7 @@ order for those with rows in the table (:mod:`advrecon.report.plugins`); the pag
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -149,6 +150,29 @@ def _remove_empty(dirs: list[Path]) -> None:
             return
 
 
+def _scorecard(run: RunData) -> dict[str, Any]:
+    """The scorecard rows and sentences: an audit's protocol budgets and thresholds, else each
+    threat model's largest region budget and the default thresholds."""
+    from advrecon.experiments.protocol import Verdict
+    from advrecon.report import scorecard
+
+    meta_path = run.run_dir / "audit.json"
+    headline, verdict = None, None
+    if meta_path.is_file():
+        proto = json.loads(meta_path.read_text(encoding="utf-8"))["protocol"]
+        headline, verdict = proto["headline"], Verdict(**proto["verdict"])
+    order = [tm.name for tm, _ in plugins.active(run.results)]
+    headline = headline or scorecard.headline_budgets(run.results)
+    rows = scorecard.scorecard(run.results, headline, verdict, [n for n in order if n in headline])
+    titles = plugins.titles()
+    for r in rows:
+        r["title"], r["budget_label"] = (
+            titles[r["name"]],
+            plugins.budget_label(r["name"], r["budget"]),
+        )
+    return {"scorecard": rows, "sentences": scorecard.sentences(rows, titles)}
+
+
 def _build(run: RunData, prog: RunProgress, out: Path) -> None:
     """Write tables, figures, panels, ``findings.md`` and ``report.html`` into ``out``."""
     fig_dir, tab_dir = out / "figures", out / "tables"
@@ -165,6 +189,7 @@ def _build(run: RunData, prog: RunProgress, out: Path) -> None:
         captions=plugins.captions(ctx),
         tables=tables,
         budgets={tm.name: tm.budget_unit for tm, _ in plugins.active(run.results)},
+        **_scorecard(run),
     )
     preamble = [f"**{prog.banner}**"] if prog.partial else []
     md = findings.to_markdown(

@@ -1,17 +1,17 @@
 """The report's one self-contained HTML page (images embedded as base64).
 
-Top to bottom: PARTIAL RUN banner (if any), title, done / total units, the threat models'
+Top to bottom: PARTIAL RUN banner (if any), title, done / total units, the scorecard (model x
+threat model: clean, worst case, random, verdict, and a few plain sentences), the threat models'
 sections (e.g. the attack's tightness), the findings with their verdicts, the figures with
 their captions, the qualitative panels, the summary tables, the config and the provenance.
-Text in backticks (``\\`attacks.noise.tightness\\```) is shown as code.
+Text in backticks (``\\`attacks.noise.tightness\\```) is shown as code. The layout is the
+Jinja2 template ``templates/report.html.j2``; this module only gathers what it shows.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +39,8 @@ class ReportParts:
         panels: Panel title -> PNG.
         tables: Summary table name -> table (pivoted when it has ``budget`` and ``mean``).
         budgets: Threat model -> its budget's unit in words (for the tables' columns).
+        scorecard: The scorecard's rows (:func:`advrecon.report.scorecard.scorecard`), shown
+            first, with its plain ``sentences``.
     """
 
     sections: Sequence[ReportSection]
@@ -48,14 +50,17 @@ class ReportParts:
     panels: Mapping[str, Path]
     tables: Mapping[str, pd.DataFrame]
     budgets: Mapping[str, str]
+    scorecard: Sequence[dict] = ()
+    sentences: Sequence[str] = ()
 
 
-_CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:auto;padding:1em;
-color:#222}table.t{border-collapse:collapse;font-size:12px}table.t td,table.t th{border:1px solid
-#ccc;padding:2px 6px}pre{background:#f6f6f6;padding:.6em;overflow:auto;font-size:12px}
-.holds{color:#070}.fails{color:#b00}.unknown{color:#777}h2{border-bottom:1px solid #ddd}
-.partial{background:#b00;color:#fff;font-weight:bold;font-size:1.3em;padding:.6em;margin:.5em 0}
-.progress{font-weight:bold}"""
+SCORECARD_NOTE = (
+    "Region SSIM, mean over slices, at each threat model's headline budget (an audit: the "
+    "protocol's). Worst case: the lowest SSIM of everything evaluated there (every search, "
+    "grid angle, restart and random draw). Random: mean over random perturbations of the same "
+    "budget. Verdict from the 95% interval of the drop clean - worst case: robust below 0.02, "
+    "vulnerable above 0.05 (an audit: the protocol's thresholds), inconclusive otherwise."
+)
 
 _VERDICT_RULE = (
     "A statement holds when every group's 95% interval lies on the claimed side, does not hold "
@@ -65,17 +70,26 @@ _VERDICT_RULE = (
 )
 
 
-def _text(s: str) -> str:
-    """``s`` escaped for HTML, with `backticked` spans as ``<code>``."""
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(s))
+def _b64(path: Path) -> str:
+    return base64.b64encode(Path(path).read_bytes()).decode()
 
 
-def _img(path: Path) -> str:
-    data = base64.b64encode(Path(path).read_bytes()).decode()
-    return f'<img src="data:image/png;base64,{data}" style="max-width:100%">'
+def _cells(t: pd.DataFrame, index: bool = False) -> dict:
+    """A table as the template shows it: ``{"columns": [...], "rows": [[str, ...], ...]}``."""
+    if index:
+        t = t.reset_index()
+    fmt = [(lambda v: f"{v:.4f}") if pd.api.types.is_float_dtype(t[c]) else str for c in t.columns]
+    rows = [
+        [
+            "-" if (isinstance(v, float) and np.isnan(v)) else f(v)
+            for f, v in zip(fmt, r, strict=True)
+        ]
+        for r in t.itertuples(index=False)
+    ]
+    return {"columns": [str(c) for c in t.columns], "rows": rows}
 
 
-def _pivot(t: pd.DataFrame) -> str:
+def _pivot(t: pd.DataFrame) -> dict:
     t = t.copy()
     t["value"] = [
         f"{m:.3f} [{lo:.3f}, {hi:.3f}]"
@@ -85,64 +99,38 @@ def _pivot(t: pd.DataFrame) -> str:
     ]
     p = t.pivot_table(index=GROUP, columns="budget", values="value", aggfunc="first")
     p.columns = [f"{c:g}" for c in p.columns]
-    return p.to_html(na_rep="-", border=0, classes="t")
+    return _cells(p, index=True)
 
 
-def _section(s: ReportSection) -> str:
-    """A section with a table: heading, sentence, table; without: one bold-led paragraph."""
-    if s.table is None:
-        return f"<p><b>{html.escape(s.title)}:</b> {_text(s.text)}</p>"
-    table = s.table.to_html(index=False, border=0, classes="t", float_format=lambda x: f"{x:.4f}")
-    return f"<h2>{html.escape(s.title)}</h2><p>{_text(f'{s.title}: {s.text}')}</p>{table}"
-
-
-def _findings(found: Sequence[Finding]) -> list[str]:
-    h = ["<h2>Expected findings</h2>", f"<p>{html.escape(_VERDICT_RULE)}</p><ul>"]
-    for f in found:
-        cls = {"holds": "holds", "does not hold": "fails"}.get(f.verdict, "unknown")
-        ev = "".join(f"<li>{html.escape(e)}</li>" for e in f.evidence)
-        h.append(
-            f"<li><b>{html.escape(f.statement)}</b> <span class='{cls}'>{f.verdict}</span>"
-            f"<ul>{ev}</ul></li>"
-        )
-    h.append("</ul>")
-    return h
+def _finding(f: Finding) -> dict:
+    cls = {"holds": "holds", "does not hold": "fails"}.get(f.verdict, "unknown")
+    return {"statement": f.statement, "verdict": f.verdict, "cls": cls, "evidence": f.evidence}
 
 
 def render(run: RunData, prog: RunProgress, parts: ReportParts) -> str:
-    """The HTML page of a run's report (see the module docstring)."""
-    n_slices = run.results[["file", "slice"]].drop_duplicates().shape[0]
-    banner = f"<div class='partial'>{html.escape(prog.banner)}</div>" if prog.partial else ""
-    h = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>"
-        f"{'PARTIAL - ' if prog.partial else ''}advrecon report "
-        f"{html.escape(run.run_dir.name)}</title><style>{_CSS}</style></head><body>",
-        banner,
-        f"<h1>Adversarial robustness report: {html.escape(str(run.config.get('name', '')))}"
-        f"</h1><p class='progress'>{html.escape(prog.headline)}</p>"
-        f"<p>Run folder <code>{html.escape(str(run.run_dir))}</code>; "
-        f"{len(run.results)} result rows, {n_slices}"
-        " slices. Made from <code>results.csv</code> and the saved arrays only.</p>",
-        *(_section(s) for s in parts.sections),
-        *_findings(parts.findings),
-        "<h2>Figures</h2>",
-    ]
-    for name, path in parts.figures.items():
-        h.append(f"<h3>{html.escape(parts.captions.get(name, name))}</h3>{_img(path)}")
-    if parts.panels:
-        h.append("<h2>Qualitative examples (worst and median case, largest budget)</h2>")
-        for name, path in parts.panels.items():
-            h.append(f"<h3>{html.escape(name)}</h3>{_img(path)}")
+    """The HTML page of a run's report (see the module docstring; ``templates/report.html.j2``)."""
+    from advrecon.report.templates import render as fill
+
     units = "; ".join(f"{name}: {unit}" for name, unit in parts.budgets.items() if unit)
-    units = html.escape(units or "in each threat model's unit")
-    h.append(
-        "<h2>Summary tables</h2><p>mean [95% CI] over slices (one slice: mean and n, no "
-        f"interval); columns: budget ({units}).</p>"
-    )
-    for name, t in parts.tables.items():
-        if {"budget", "mean"} <= set(t.columns):  # other tables are shown in their sections
-            h.append(f"<h3>{html.escape(name)}</h3>{_pivot(t)}")
-    h.append(f"<h2>Config</h2><pre>{html.escape(run.config_text)}</pre>")
-    h.append(f"<h2>Provenance</h2><pre>{html.escape(json.dumps(run.manifest, indent=2))}</pre>")
-    h.append(f"{banner}</body></html>")
-    return "\n".join(h)
+    return fill(
+        "report.html.j2",
+        partial=prog.partial, banner=prog.banner, headline=prog.headline,
+        run_name=run.run_dir.name, title=str(run.config.get("name", "")),
+        run_dir=str(run.run_dir), n_rows=len(run.results),
+        n_slices=run.results[["file", "slice"]].drop_duplicates().shape[0],
+        scorecard=list(parts.scorecard), sentences=list(parts.sentences),
+        scorecard_note=SCORECARD_NOTE,
+        sections=[
+            {"title": x.title, "text": x.text,
+             "table": None if x.table is None else _cells(x.table)}
+            for x in parts.sections
+        ],
+        verdict_rule=_VERDICT_RULE, findings=[_finding(f) for f in parts.findings],
+        figures=[{"caption": parts.captions.get(n, n), "data": _b64(p)}
+                 for n, p in parts.figures.items()],
+        panels=[{"caption": n, "data": _b64(p)} for n, p in parts.panels.items()],
+        units=units or "in each threat model's unit",
+        summary_tables=[(n, _pivot(t)) for n, t in parts.tables.items()
+                        if {"budget", "mean"} <= set(t.columns)],
+        config_text=run.config_text, provenance=json.dumps(run.manifest, indent=2),
+    )  # fmt: skip

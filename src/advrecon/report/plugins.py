@@ -30,6 +30,8 @@ from advrecon.report.stats import GROUP, summarize
 
 __all__ = [
     "active",
+    "budget_label",
+    "titles",
     "captions",
     "context",
     "evaluate",
@@ -141,3 +143,14 @@ def summary_tables(ctx: ReportContext) -> dict[str, pd.DataFrame]:
         if col in df.columns and df[col].notna().any():
             out[name] = summarize(df[df[col].notna()], col, [*GROUP, "budget"])
     return out | _merged(ctx, "tables")
+
+
+def titles() -> dict[str, str]:
+    """Threat model -> its one-line description (its name when it has none)."""
+    return {name: tm.description or name for name, tm in threat_models().items()}
+
+
+def budget_label(name: str, budget: float) -> str:
+    """A budget as people read it: ``1%``, ``5 deg`` (the plug-in's symbol; bare if unknown)."""
+    tm = threat_models().get(name)
+    return f"{budget:g}{tm.budget_symbol if tm is not None else ''}"

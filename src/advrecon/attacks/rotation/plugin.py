@@ -13,6 +13,9 @@ __all__ = ["COLUMNS", "EXAMPLE", "THREAT_MODEL"]
 #: Result columns of the rotation attack beyond the common ones.
 COLUMNS: dict[str, Column] = {
     **metric_columns("rand_median", "random angle of the window: median over its grid angles"),
+    "evaluated_min_ssim": Column(
+        "float", "", "lowest region SSIM of any grid angle of the window (every angle evaluated)"
+    ),
 }
 
 #: A small valid section, fast on a tiny slice: a 1 degree grid over +-2 degrees, ``fourier``

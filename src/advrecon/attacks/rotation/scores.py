@@ -24,7 +24,9 @@ __all__ = ["plain_clean", "random_draws", "window_metrics"]
 
 def window_metrics(per_angle: dict, clean_at: dict, sel: torch.Tensor, window: torch.Tensor):
     """``clean_*``, ``adv_*`` (at ``sel``), ``rand_mean_*`` / ``rand_median_*`` (over each
-    window) columns, ``(N, T)`` float64 each."""
+    window) columns and ``evaluated_min_ssim`` (the lowest region SSIM of the window's grid
+    angles: below ``adv_ssim`` when the angle is selected by another metric), ``(N, T)``
+    float64 each."""
     N, T = sel.shape
     metrics: dict[str, torch.Tensor] = {}
     for key, curve in per_angle.items():
@@ -37,6 +39,9 @@ def window_metrics(per_angle: dict, clean_at: dict, sel: torch.Tensor, window: t
             median.append(torch.quantile(w, 0.5, dim=1))
         metrics[f"rand_mean_{key}"] = torch.stack(mean, 1)
         metrics[f"rand_median_{key}"] = torch.stack(median, 1)
+        if key == "ssim":  # the lowest region SSIM of any grid angle of the window
+            low = [curve[:, window[t].to(curve.device)].min(1).values for t in range(T)]
+            metrics["evaluated_min_ssim"] = torch.stack(low, 1)
     return metrics
 
 
