@@ -238,25 +238,22 @@ def section_lines(sections: Sequence[ReportSection]) -> list[str]:
 
 
 def to_markdown(
-    findings: list[Finding], title: str = "Expected findings", preamble: Sequence[str] = ()
+    findings: list[Finding],
+    title: str = "Expected findings",
+    preamble: Sequence[str] = (),
+    scorecard: Sequence[dict] = (),
+    sentences: Sequence[str] = (),
+    scorecard_note: str = "",
+    details: Sequence[str] = (),
 ) -> str:
-    """``findings.md`` text; ``preamble`` lines (e.g. done / total units) come first."""
-    lines = [f"# {title}", ""]
-    for p in preamble:
-        lines += [p, ""]
-    lines += [
-        "Each statement of Morshuis et al. (MLMIR 2022) checked on this run's results table "
-        "(means and Student-t 95% intervals over slices; comparisons paired per slice). "
-        "An interval supports a statement when it lies wholly on the claimed side and "
-        "contradicts it when it lies wholly on the other side, each only with at least "
-        f"{MIN_SLICES} slices. A statement holds when every interval supports it, does not hold "
-        "when some interval contradicts it, and is 'not enough data' otherwise: an interval "
-        f"that includes zero, fewer than {MIN_SLICES} slices or nothing comparable (more "
-        "slices: `slices.max_slices`).",
-        "",
-    ]
-    for f in findings:
-        lines.append(f"- **{f.statement}** — *{f.verdict}*")
-        for e in f.evidence or ["no comparable rows in the table"]:
-            lines.append(f"  - {e}")
-    return "\n".join(lines) + "\n"
+    """``findings.md`` text (the template ``templates/findings.md.j2``): ``preamble`` lines
+    (e.g. done / total units) first, then the scorecard (if given), the ``details`` lines (e.g.
+    the threat models' measured sections), then the statements."""
+    from advrecon.report.templates import render
+
+    return render(
+        "findings.md.j2", title=title, preamble=list(preamble), scorecard=list(scorecard),
+        sentences=list(sentences), scorecard_note=scorecard_note, findings=list(findings),
+        details=list(details),
+        min_slices=MIN_SLICES,
+    )  # fmt: skip

@@ -194,7 +194,9 @@ def _build(run: RunData, prog: RunProgress, out: Path) -> None:
     preamble = [f"**{prog.banner}**"] if prog.partial else []
     md = findings.to_markdown(
         list(parts.findings),
-        preamble=[*preamble, prog.headline, *findings.section_lines(parts.sections)],
+        preamble=[*preamble, prog.headline],
+        scorecard=parts.scorecard, sentences=parts.sentences, scorecard_note=page.SCORECARD_NOTE,
+        details=findings.section_lines(parts.sections),
     )
     (out / "findings.md").write_text(md, encoding="utf-8")
     (out / "report.html").write_text(page.render(run, prog, parts), encoding="utf-8")

@@ -181,7 +181,7 @@ def scorecard(
                 {"model": f"{model}@{int(acc)}x", "name": name, "budget": headline[name]}
                 | score(u, verdict)
             )
-    return rows
+    return sorted(rows, key=lambda r: r["model"])  # stable: threat models keep their order
 
 
 def sentences(rows: list[dict[str, Any]], titles: Mapping[str, str]) -> list[str]:
