@@ -7,7 +7,7 @@ This benchmark attacks training slices with ``l2`` PGD and APGD variants at the 
 prints, per variant, the mean region SSIM, the fraction of items where it is below ``l2``
 PGD's, and the fraction where its objective (region MSE) is above PGD's. Figures, never
 asserted. The variant it selected is what :class:`advrecon.attacks.search.APGD` defaults to
-(``APGD_STEP``); the README quotes these runs (the demo config picks 6 annotated slices):
+(``APGD_STEP``); docs/benchmarks.md quotes these runs (the demo config picks 6 annotated slices):
 
     advrecon data synth /tmp/tune --volumes 8 --slices 12 --seed 0      # the training set
     V="--variant a_s2:step_size=2.0"

@@ -7,7 +7,7 @@ partial run is refused unless asked for, and then carries a PARTIAL RUN banner a
 bottom) of the HTML and at the top of ``findings.md``. Output (default ``RUN_DIR/report``)::
 
     report.html     one file, images embedded as base64
-    findings.md     the paper's statements with verdicts (quoted by the README)
+    findings.md     the paper's statements with verdicts (quoted by docs/benchmarks.md)
     tables/*.csv    summary tables (mean, 95% CI, number of slices)
     figures/*.png|svg
 
