@@ -50,8 +50,9 @@ def build_card(run_dir: str | Path) -> dict[str, Any]:
     run = load_run(run_dir)
     df, proto = run.results, meta["protocol"]
     model = run.config["models"][0]
-    rows = scorecard(df, proto["headline"], Verdict(**proto["verdict"]), list(proto["headline"]))
-    names = titles()
+    names = titles()  # registry order: the shipped threat models first
+    order = [n for n in names if n in proto["headline"]]
+    rows = scorecard(df, proto["headline"], Verdict(**proto["verdict"]), order)
     region = df[df["target"] == "region"]
     clean = region.drop_duplicates([*SLICE, "box_index"])
     per_slice = clean.groupby(SLICE)[["clean_ssim", "clean_psnr", "clean_ssim_full"]].mean()
@@ -103,6 +104,7 @@ def write_card(run_dir: str | Path) -> tuple[Path, Path]:
     run_dir = Path(run_dir)
     card = build_card(run_dir)
     js, md = run_dir / "card.json", run_dir / "card.md"
+    text = render_card_md(card)  # both made before either is written
     atomic_write_text(js, json.dumps(card, indent=2) + "\n")
-    atomic_write_text(md, render_card_md(card))
+    atomic_write_text(md, text)
     return js, md

@@ -33,6 +33,7 @@ COLUMNS: dict[str, Column] = {
 
 THREAT_MODEL = ThreatModel(
     name="hallucination",
+    description="hallucinated features: k-space noise that draws a blob into the box",
     section=HallucinationAttackConfig,
     run=run_hallucination_units,
     batch_groups=hallucination_batch_groups,

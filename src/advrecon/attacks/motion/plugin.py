@@ -22,6 +22,7 @@ EXAMPLE = {"theta_max": [0, 2], "t_max": [0, 1], "shots": 3, "steps": 2, "n_rand
 
 THREAT_MODEL = ThreatModel(
     name="motion",
+    description="inter-shot rigid motion: per-shot rotation and shift within the bounds",
     section=MotionAttackConfig,
     run=run_motion_units,
     batch_groups=motion_batch_groups,
