@@ -38,7 +38,7 @@ COLUMNS: dict[str, Column] = {
 
 THREAT_MODEL = ThreatModel(
     name="feature",
-    description="missing features: a small feature inserted into the box that the model loses (Cheng et al. 2020)",
+    description="missing features: a small feature in the box that the model loses (FNAF)",
     section=FeatureAttackConfig,
     run=run_feature_units,
     batch_groups=feature_batch_groups,

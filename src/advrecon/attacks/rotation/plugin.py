@@ -26,7 +26,7 @@ EXAMPLE = {"theta_max": [0, 2], "step": 1.0, "interpolation": "fourier", "n_rand
 # draw / project / ascent_step iterates: no ``threat`` class is declared.
 THREAT_MODEL = ThreatModel(
     name="rotation",
-    description="rotation of the object: worst angle of a grid over the window (Morshuis et al. 2022)",
+    description="rotation of the object: the worst angle of a grid over the window",
     section=RotationAttackConfig,
     run=run_rotation_units,
     batch_groups=rotation_batch_groups,
