@@ -24,6 +24,7 @@ _COMMAND_MODULES = [
     "advrecon.training.commands",  # advrecon train
     "advrecon.experiments.commands",  # advrecon run
     "advrecon.report.commands",  # advrecon report
+    "advrecon.report.leaderboard",  # advrecon leaderboard
     "advrecon.demo",  # advrecon demo
 ]
 
