@@ -216,7 +216,8 @@ def group_cards(
         warnings.warn(f"{mixed}; each is ranked on its own", LeaderboardWarning, stacklevel=3)
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for card in cards:
-        group = groups.setdefault((protocol_label(card["protocol"]), card["acceleration"]), [])
+        p = card["protocol"]
+        group = groups.setdefault((p["name"], p["version"], p["hash"], card["acceleration"]), [])
         for old in [c for c in group if _same_model(c, card)]:
             same = f"{old['path']} and {card['path']} hold the same model ({card['model']['key']})"
             where = f"protocol {protocol_label(card['protocol'])}"
