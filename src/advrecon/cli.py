@@ -25,6 +25,7 @@ _COMMAND_MODULES = [
     "advrecon.experiments.commands",  # advrecon run
     "advrecon.experiments.audit_commands",  # advrecon audit | card
     "advrecon.report.commands",  # advrecon report
+    "advrecon.report.leaderboard",  # advrecon leaderboard
     "advrecon.demo",  # advrecon demo
 ]
 
