@@ -20,7 +20,6 @@ Jinja2 templates ``report/templates/leaderboard.{md,html}.j2``.
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import math
 import warnings
@@ -314,51 +313,22 @@ def build_sections(cards: Sequence[dict[str, Any]], strict: bool = False) -> lis
 # ----------------------------------------------------------------------------- output
 
 
-def fmt_number(value: Any, digits: int = 3) -> str:
-    """A number with ``digits`` decimals; missing (``None``) as an em dash."""
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
-def md_cell(value: Any) -> str:
-    """Text safe in a Markdown table cell: one line, pipes escaped, HTML shown as text."""
-    return html.escape(" ".join(str(value).split()), quote=False).replace("|", "\\|")
-
-
-def _environment():
-    """The Jinja2 environment of the templates (HTML autoescaped, Markdown not)."""
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("advrecon", "report/templates"),
-        autoescape=jinja2.select_autoescape(["html", "html.j2"], default_for_string=False),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.filters["num"] = fmt_number
-    env.filters["md"] = md_cell
-    return env
-
-
 def render(sections: Sequence[dict[str, Any]], title: str | None = None) -> tuple[str, str]:
     """The Markdown and the HTML of a leaderboard (:func:`build_sections`).
 
     Returns:
         ``(markdown, html)``.
     """
-    from advrecon import __version__
+    from advrecon._version import __version__
+    from advrecon.report.templates import render as fill
 
-    env = _environment()
     context = {
         "title": title or "advrecon leaderboard",
         "generator": f"advrecon {__version__}",
         "sections": list(sections),
         "verdicts": VERDICTS,
     }
-    md = env.get_template("leaderboard.md.j2").render(**context)
-    page = env.get_template("leaderboard.html.j2").render(**context)
-    return md, page
+    return fill("leaderboard.md.j2", **context), fill("leaderboard.html.j2", **context)
 
 
 def make_leaderboard(

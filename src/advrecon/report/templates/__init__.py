@@ -33,13 +33,20 @@ def _code(text: Any) -> Any:
     return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(str(text))))
 
 
+def _md(value: Any) -> str:
+    """Text safe in a Markdown table cell: one line, pipes escaped, HTML shown as text."""
+    import html
+
+    return html.escape(" ".join(str(value).split()), quote=False).replace("|", "\\|")
+
+
 @cache
 def _env():
     import jinja2
 
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("advrecon.report", "templates"),
-        autoescape=jinja2.select_autoescape(["html", "html.j2"]),
+        autoescape=jinja2.select_autoescape(["html", "html.j2"], default_for_string=False),
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -47,6 +54,7 @@ def _env():
     )
     env.filters["num"] = _num
     env.filters["code"] = _code
+    env.filters["md"] = _md
     return env
 
 
