@@ -77,7 +77,7 @@ def build_card(run_dir: str | Path) -> dict[str, Any]:
                   (("region_ssim", "clean_ssim"), ("region_psnr", "clean_psnr"),
                    ("image_ssim", "clean_ssim_full"))},
         "threat_models": [
-            {"name": r["name"], "title": names.get(r["name"], r["name"]),
+            {"name": r["name"], "title": r["name"], "description": names.get(r["name"], ""),
              "budget": r["budget"], "budget_label": _label(r["name"], r["budget"]),
              **{k: r[k] for k in ("clean", "worst_case", "ci95", "random", "drop", "n",
                                   "tightness", "converged", "verdict")}}
