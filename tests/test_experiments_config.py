@@ -306,7 +306,7 @@ def test_search_default_and_the_old_behaviour_keeps_its_hash():
     d = parse_config(old).to_dict()
     for key in RESULT_NEUTRAL_KEYS:
         d.pop(key, None)
-    for key in ("search", "restarts", "tightness", "apgd_step"):
+    for key in ("search", "restarts", "tightness", "apgd_step", "converge"):
         del d["attacks"]["noise"][key]
     blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
     assert parse_config(old).hash() == hashlib.sha256(blob.encode()).hexdigest()
@@ -324,7 +324,7 @@ def test_apgd_steps_enter_the_hash_only_where_they_change_results():
         == 3
     )
     d = parse_config(_cfg(attacks={"noise": {"eta": [0, 1], "search": "apgd"}})).to_dict()
-    for key in ("apgd_step", "restarts", "tightness"):  # at the older code's values
+    for key in ("apgd_step", "restarts", "tightness", "converge"):  # the older code's values
         del d["attacks"]["noise"][key]
     for key in RESULT_NEUTRAL_KEYS:
         d.pop(key, None)

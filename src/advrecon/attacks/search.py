@@ -11,6 +11,9 @@ A search knows nothing of k-space or angles: it asks the threat model (e.g.
 * ``draw(generators)`` -- a random point of the feasible set, one per item;
 * ``active`` / ``take(index)`` -- items that can move, and a subset of items.
 
+:class:`Converging` runs a search in rounds until each item has converged (a documented
+stopping rule with a cap), dropping the items that stopped.
+
 The exhaustive angle grid is a search too; it lives with its threat model
 (:func:`advrecon.attacks.rotation.rotation_attack`), since one sweep serves every window.
 """
@@ -18,7 +21,7 @@ The exhaustive angle grid is a search too; it lives with its threat model
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -29,6 +32,8 @@ __all__ = [
     "APGD",
     "APGD_STEP",
     "SEARCHES",
+    "Converge",
+    "Converging",
     "ProjectedGradient",
     "apgd_checkpoints",
     "autoattack_checkpoints",
@@ -234,7 +239,8 @@ def run_active(search: Any, threat: Any, delta: torch.Tensor, clean: torch.Tenso
 
     An item with an empty feasible set (e.g. ``eta = 0``) keeps ``delta = 0``, its
     reconstruction is ``clean`` ``(n, h, w)`` (passed in) and its trace the constant clean
-    objective, so no forward or gradient step is spent on it.
+    objective, so no forward or gradient step is spent on it. With a :class:`Converging` search
+    the returns also hold ``passes`` (0 for such an item) and ``converged`` (True).
     """
     active = threat.active
     if bool(active.all()):
@@ -242,15 +248,17 @@ def run_active(search: Any, threat: Any, delta: torch.Tensor, clean: torch.Tenso
     n, dev = delta.shape[0], delta.device
     z_out, img_out = torch.zeros_like(delta), clean.detach().clone()
     trace = torch.zeros((n, search.steps + 1), dtype=torch.float64, device=dev)
-    best_step = torch.zeros(n, dtype=torch.long, device=dev)
+    outs = [z_out, img_out, trace, torch.zeros(n, dtype=torch.long, device=dev)]
+    if isinstance(search, Converging):
+        outs += [torch.zeros(n, dtype=torch.long, device=dev), torch.ones_like(active)]
     idle = torch.nonzero(~active).flatten()
     obj, _ = threat.take(idle).objective_of(clean[idle], search.objective)
     trace[idle] = obj.detach()[:, None].to(trace.dtype)
     idx = torch.nonzero(active).flatten()
     if idx.numel():
-        zi, img, tr, bs = search.run(threat.take(idx), delta[idx])
-        z_out[idx], img_out[idx], trace[idx], best_step[idx] = zi, img.to(img_out.dtype), tr, bs
-    return z_out, img_out, trace, best_step
+        for out, got in zip(outs, search.run(threat.take(idx), delta[idx]), strict=True):
+            out[idx] = got.to(out.dtype)
+    return tuple(outs)
 
 
 def returned_value(trace: torch.Tensor, best_step: torch.Tensor) -> torch.Tensor:
@@ -263,24 +271,122 @@ def best_of_restarts(search: Any, threat: Any, starts: Iterable[torch.Tensor], c
 
     ``starts`` yields the start points ``(n, ...)`` (e.g. the first one, then random feasible
     draws continuing the same per-item streams); each run costs ``search.steps``
-    forward+backward passes. Ties keep the earlier run, so one start equals a single run and
-    more starts never return a lower objective.
+    forward+backward passes (a :class:`Converging` search: what its rule spent). Ties keep the
+    earlier run, so one start equals a single run and more starts never return a lower
+    objective.
 
     Returns:
-        As :meth:`ProjectedGradient.run` (trace and best step of each item's chosen run).
+        ``(delta, image, trace, best_step)`` as :meth:`ProjectedGradient.run` (of each item's
+        chosen run), ``passes`` ``(n,)`` long: forward+backward passes spent on the item over
+        all runs, and ``converged`` ``(n,)`` bool: the chosen run met :class:`Converging`'s
+        rule (False for a search without one).
     """
     best = None
     for z0 in starts:
-        out = run_active(search, threat, z0, clean)
+        out = list(run_active(search, threat, z0, clean))
+        if len(out) == 4:
+            active = threat.active.to(out[3].device)
+            out += [search.steps * active.long(), torch.zeros_like(active)]
         if best is None:
-            best = list(out)
+            best = out
             continue
         better = returned_value(out[2], out[3]) > returned_value(best[2], best[3])
+        spent = best[4] + out[4]
         for i, (new, old) in enumerate(zip(out, best, strict=True)):
             best[i] = torch.where(better.view(-1, *[1] * (new.ndim - 1)), new, old)
+        best[4] = spent
     if best is None:
         raise ValueError("best_of_restarts needs at least one start")
     return tuple(best)
+
+
+@dataclass(frozen=True)
+class Converge:
+    """The stopping rule of :class:`Converging` (a config's ``converge: {tol, max_steps}``).
+
+    Attributes:
+        tol: Least gain of the best objective per round for an item to go on (> 0; in the
+            objective's units: region SSIM with ``objective="ssim"``).
+        max_steps: Cap on the forward+backward passes per item and run (>= the round's steps).
+    """
+
+    tol: float
+    max_steps: int
+
+
+@dataclass(frozen=True)
+class Converging:
+    """``search`` in rounds of ``search.steps`` passes until each item has converged, capped.
+
+    Per item: the first round starts from ``delta``, each next one from the best point found so
+    far with a fresh search (APGD: its initial step and checkpoint schedule again). An item
+    stops after the first round whose gain of the best objective (over the best before the
+    round; first round: over the start's objective) is below ``tol``: it has *converged*; or
+    when ``max_steps`` passes are spent (converged only if that last round gained less than
+    ``tol``; the last round is shortened to the passes left). Stopped items leave the batch:
+    they cost nothing more and keep their result. A round of ``k`` passes costs ``k``
+    forward+backward passes and one forward, as the search alone.
+
+    Attributes:
+        search: :class:`APGD` or :class:`ProjectedGradient` (rule ``l2``: best iterate); its
+            ``steps`` are the passes of one round.
+        tol, max_steps: The rule (:class:`Converge`).
+    """
+
+    search: Any
+    tol: float
+    max_steps: int
+
+    @property
+    def steps(self) -> int:
+        """The cap: the trace has ``max_steps + 1`` columns."""
+        return self.max_steps
+
+    @property
+    def objective(self) -> str:
+        return self.search.objective
+
+    def run(self, threat: Any, delta: torch.Tensor):
+        """Rounds of the search from ``delta`` ``(n, ...)``.
+
+        Returns:
+            ``(delta, image (n, h, w), trace (n, max_steps + 1) float64, best_step (n,) long,
+            passes (n,) long, converged (n,) bool)``: ``trace[:, 0]`` is the start's objective
+            and the columns ``s + 1 .. s + k`` a round's iterates after ``s`` spent passes
+            (NaN after an item's last pass); ``best_step`` indexes it.
+        """
+        n, dev = delta.shape[0], delta.device
+        trace = torch.full((n, self.max_steps + 1), torch.nan, dtype=torch.float64, device=dev)
+        best_z, best_img = delta.clone(), None
+        best_val = torch.zeros(n, dtype=torch.float64, device=dev)
+        best_step, passes = (torch.zeros(n, dtype=torch.long, device=dev) for _ in range(2))
+        converged = torch.zeros(n, dtype=torch.bool, device=dev)
+        live, spent = torch.arange(n, device=dev), 0
+        while live.numel() and spent < self.max_steps:
+            k = min(self.search.steps, self.max_steps - spent)
+            sub = threat if live.numel() == n else threat.take(live)
+            z, img, tr, bs = replace(self.search, steps=k).run(sub, best_z[live])
+            val = returned_value(tr, bs)
+            if best_img is None:  # first round: every item, from its start
+                best_img = torch.zeros((n, *img.shape[1:]), dtype=img.dtype, device=dev)
+                trace[:, 0], before, take = tr[:, 0], tr[:, 0], torch.ones_like(converged)
+            else:  # a later round's step 0 is the best point again: only a new iterate counts
+                before = best_val[live]
+                take = (bs > 0) & (val > before)
+            trace[live, spent + 1 : spent + k + 1] = tr[:, 1:]
+            rows = live[take]
+            best_z[rows], best_img[rows] = z[take].to(best_z.dtype), img[take].to(best_img.dtype)
+            best_val[rows] = val[take]
+            best_step[rows] = spent + bs[take]
+            done = best_val[live] - before < self.tol
+            passes[live] += k
+            converged[live] = done
+            live, spent = live[~done], spent + k
+        return best_z, best_img, trace, best_step, passes, converged
+
+    def run_active(self, threat: Any, delta: torch.Tensor, clean: torch.Tensor):
+        """:func:`run_active` with this search."""
+        return run_active(self, threat, delta, clean)
 
 
 def random_draws(threat: Any, generators: list, n_random: int, chunk_size: int | None):

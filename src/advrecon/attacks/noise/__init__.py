@@ -32,6 +32,13 @@ The model's parameters never require gradients during the attack: the model is p
 mode with ``requires_grad_(False)`` for the duration of the call and restored afterwards
 (:func:`advrecon.attacks.engine.run_chunks`); only ``z`` is differentiated.
 
+Strength: ``search="apgd"`` (Auto-PGD) reaches a higher objective than PGD at equal cost, and
+``converge={"tol": ..., "max_steps": ...}`` runs it until each item has converged: rounds of
+``steps`` passes, each from the best point so far, until a round gains less than ``tol`` (with
+``objective="ssim"``: region SSIM) or ``max_steps`` passes are spent; every row records the
+``passes`` it spent and whether it ``converged``
+(:class:`~advrecon.attacks.search.Converging`).
+
 Baselines at the same per-coil norm: no perturbation (``clean``) and ``n_random`` random complex
 Gaussian draws (mean and worst), plus the *control*: the same ``z`` added to the fully-sampled
 k-space, RSS, crop, compared to ``X`` (how visible the perturbation itself is, paper Fig. 2).
@@ -59,6 +66,7 @@ from advrecon.attacks.noise.config import (
     ETA_SCALE,
     ETA_WARN_PERCENT,
     TIGHT_RULE,
+    ConvergeConfig,
     NoiseAttackConfig,
     TightnessConfig,
     noise_batch_groups,
@@ -77,6 +85,7 @@ __all__ = [
     "OBJECTIVES",
     "RULES",
     "TIGHT_RULE",
+    "ConvergeConfig",
     "KspaceNoise",
     "NoiseAttackConfig",
     "NoiseAttackResult",

@@ -19,7 +19,7 @@ from advrecon.attacks.noise.batch import NoiseBatch, chunk_threat, prepare_batch
 from advrecon.attacks.noise.options import NoiseOptions
 from advrecon.attacks.noise.result import NoiseAttackResult
 from advrecon.attacks.noise.threat import KspaceNoise
-from advrecon.attacks.search import APGD_STEP, best_of_restarts
+from advrecon.attacks.search import APGD_STEP, Converge, best_of_restarts
 from advrecon.noise_level import noise_to_thermal_ratio
 
 __all__ = ["noise_attack"]
@@ -47,7 +47,9 @@ def _attack_chunk(threat: KspaceNoise, gens: list, sigma, search, opts: NoiseOpt
     """
     with torch.no_grad():
         clean = threat.recon(threat.kspace * threat.mask, threat.mask, threat.nlf)
-    z, adv, trace, best_step = best_of_restarts(search, threat, _starts(threat, gens, opts), clean)
+    z, adv, trace, best_step, passes, converged = best_of_restarts(
+        search, threat, _starts(threat, gens, opts), clean
+    )
     with torch.no_grad():
         t, reg, full, dr = threat.target, threat.regions, threat.full, threat.data_range
         metrics = evaluate({"clean": clean, "adv": adv}, t, reg, full, dr)
@@ -58,7 +60,7 @@ def _attack_chunk(threat: KspaceNoise, gens: list, sigma, search, opts: NoiseOpt
         sup = threat.support.expand(len(gens), 1, *threat.support.shape[-2:])
         ratio = noise_to_thermal_ratio(z, sigma, sup)
     return dict(z=z, adv=adv, clean=clean, control=control, trace=trace, best_step=best_step,
-                ratio=ratio, metrics=metrics)  # fmt: skip
+                passes=passes, converged=converged, ratio=ratio, metrics=metrics)  # fmt: skip
 
 
 def _attack_items(b: NoiseBatch, search, opts: NoiseOptions, r: range) -> dict:
@@ -77,7 +79,8 @@ def _assemble(b: NoiseBatch, parts: list[dict], settings: dict) -> NoiseAttackRe
         clean=cat["clean"].to(rdtype), target=b.target[b.index.to(dev)],
         control=cat["control"].to(rdtype), boxes=list(b.regions.boxes),
         box_grown=list(b.regions.grown), item_index=b.index, trace=cat["trace"],
-        best_trace=torch.cummax(cat["trace"], dim=1).values, best_step=cat["best_step"],
+        best_trace=torch.cummax(cat["trace"].nan_to_num(nan=-torch.inf), dim=1).values,
+        best_step=cat["best_step"], passes=cat["passes"], converged=cat["converged"],
         metrics=cat["metrics"], eta=b.eta, noise_to_thermal=cat["ratio"].to(dev, torch.float64),
         sigma=b.sigma[b.index.to(dev)], **settings,
     )  # fmt: skip
@@ -90,7 +93,7 @@ def noise_attack(
     n_random: int = 0, data_range: str = "maxmin",
     generator: torch.Generator | int | None = None, chunk_size: int | None = None,
     recon_size: Sequence[int] | None = None, search: str = "pgd", restarts: int = 1,
-    apgd_step: float = APGD_STEP,
+    apgd_step: float = APGD_STEP, converge: Converge | dict | None = None,
 ) -> NoiseAttackResult:  # fmt: skip
     """Per-coil L2-bounded adversarial k-space noise (PGD), batched over items.
 
@@ -127,6 +130,13 @@ def noise_attack(
             says, the others from random feasible points. Cost: ``restarts x steps``.
         apgd_step: APGD's initial normalised step (:data:`~advrecon.attacks.search.APGD_STEP`;
             Croce & Hein's 2.0 was tuned for 100 iterations).
+        converge: ``None`` (``steps`` passes per restart) or a stopping rule
+            (:class:`~advrecon.attacks.search.Converge` or ``{"tol": ..., "max_steps": ...}``):
+            the search runs in rounds of ``steps`` passes, each from the best point so far,
+            until a round gains less than ``tol`` of the objective or ``max_steps`` passes are
+            spent (:class:`~advrecon.attacks.search.Converging`), per restart. Needs rule
+            ``"l2"`` and objective ``"mse"`` or ``"ssim"``. The result's ``passes`` and
+            ``converged`` say what each item spent and whether it converged.
 
     Returns:
         :class:`~advrecon.attacks.noise.result.NoiseAttackResult` with ``N`` items.
@@ -140,6 +150,7 @@ def noise_attack(
         rule=rule, padding=padding, measured_only=measured_only, n_random=n_random,
         data_range=data_range, generator=generator, chunk_size=chunk_size,
         recon_size=recon_size, search=search, restarts=restarts, apgd_step=apgd_step,
+        converge=converge,
     ).checked()  # fmt: skip
     searcher = opts.searcher()
     b = prepare_batch(recon, kspace, mask, num_low_frequencies, boxes, eta, opts)

@@ -37,6 +37,7 @@ __all__ = [
     "ETA_SCALE",
     "ETA_WARN_PERCENT",
     "TIGHT_RULE",
+    "ConvergeConfig",
     "NoiseAttackConfig",
     "TightnessConfig",
     "noise_batch_groups",
@@ -59,13 +60,31 @@ DEFAULT_SEARCH = "apgd"
 TIGHT_RULE = "tight"
 
 
+class ConvergeConfig(Section):
+    """The noise search's stopping rule (:class:`~advrecon.attacks.search.Converging`).
+
+    The ``l2`` rule's search runs in rounds of ``steps`` passes, each from the best point so
+    far, until a round gains less than ``tol`` of the objective (the item has converged) or
+    ``max_steps`` passes are spent; every row records its ``passes`` and ``converged``.
+
+    Attributes:
+        tol: Least gain of the best objective per round to go on (objective units: region
+            SSIM with ``objective: ssim``).
+        max_steps: Cap on the passes per item and restart (>= ``steps``).
+    """
+
+    tol: Positive
+    max_steps: PositiveInt
+
+
 class TightnessConfig(Section):
     """A tightness check: the region units at ``eta`` re-attacked with ``factor`` x the cost.
 
     The check's units are extra rows of the results table with rule ``tight``: the same
-    (model, slice, box, eta) attacked with ``search`` at ``factor x steps`` steps (same
-    restarts), so that the report can show how far the configured attack is from the lowest
-    region SSIM found at ``factor`` x its cost (``advrecon.report.tightness``).
+    (model, slice, box, eta) attacked with ``search`` at ``factor x steps`` steps (with
+    ``converge``: ``factor x max_steps``, at least ``factor`` x what any unit spent; same
+    restarts, no stopping rule), so that the report can show how far the configured attack
+    is from the lowest region SSIM found at ``factor`` x its cost (``advrecon.report.tightness``).
 
     Attributes:
         eta: Budgets in percent (each must be one of the noise attack's ``eta``).
@@ -104,13 +123,15 @@ class NoiseAttackConfig(Section):
         apgd_step: APGD's initial normalised step with ``search: apgd``
             (:data:`~advrecon.attacks.search.APGD_STEP`; the tightness check has its own).
         restarts: Runs per item, best kept (cost ``restarts x steps`` passes).
+        converge: Optional :class:`ConvergeConfig` for the ``l2`` rule (``None``: ``steps``
+            passes per restart).
         tightness: Optional :class:`TightnessConfig` (``None``: no check).
     """
 
     #: Values under which a key does not enter the config hash: the results of the code before
     #: the key existed (PGD, one run, no check), so older run folders keep their hash.
     HASH_NEUTRAL: ClassVar[dict[str, Any]] = {
-        "search": "pgd", "restarts": 1, "tightness": None, "apgd_step": 2.0,
+        "search": "pgd", "restarts": 1, "tightness": None, "apgd_step": 2.0, "converge": None,
     }  # fmt: skip
 
     eta: Budgets
@@ -126,6 +147,7 @@ class NoiseAttackConfig(Section):
     search: choice(SEARCHES) = DEFAULT_SEARCH
     apgd_step: Positive = APGD_STEP
     restarts: PositiveInt = 1
+    converge: ConvergeConfig | None = None
     tightness: TightnessConfig | None = None
 
     @model_validator(mode="before")
@@ -157,6 +179,20 @@ class NoiseAttackConfig(Section):
                 raise fail(f"{e:g} is not one of eta {list(self.eta)}", f"tightness.eta[{i}]")
         return self
 
+    @model_validator(mode="after")
+    def _converge_fits(self) -> NoiseAttackConfig:
+        """Rounds need a step, a cap of at least one round, and a comparable objective."""
+        if self.converge is None:
+            return self
+        if self.steps < 1:
+            raise fail("needs steps >= 1 (the passes of one round)", "converge")
+        if self.converge.max_steps < self.steps:
+            raise fail(f"must be at least steps ({self.steps})", "converge.max_steps")
+        if self.objective == "mse_ssim":
+            raise fail("needs objective mse or ssim (mse_ssim is re-anchored each round)",
+                       "converge")  # fmt: skip
+        return self
+
     @classmethod
     def hash_view(cls, section: dict) -> dict:
         """The section as it enters the config hash: ``apgd_step`` only where APGD runs, and
@@ -179,8 +215,19 @@ class NoiseAttackConfig(Section):
         return self.tightness.apgd_step if rule == TIGHT_RULE else self.apgd_step
 
     def steps_for(self, rule: str) -> int:
-        """Steps of a rule's units (the tightness check: ``factor`` x ``steps``)."""
-        return self.steps * self.tightness.factor if rule == TIGHT_RULE else self.steps
+        """Steps of a rule's units (the tightness check: ``factor`` x ``steps``, or x
+        ``converge.max_steps``: at least ``factor`` x what any unit spent)."""
+        if rule != TIGHT_RULE:
+            return self.steps
+        cap = self.steps if self.converge is None else self.converge.max_steps
+        return cap * self.tightness.factor
+
+    def converge_for(self, rule: str) -> dict | None:
+        """The stopping rule of a rule's units (``l2`` only; the check and ``reference`` run
+        their fixed steps), as ``noise_attack``'s ``converge``."""
+        if self.converge is None or rule != "l2":
+            return None
+        return {"tol": self.converge.tol, "max_steps": self.converge.max_steps}
 
     def eta_for(self, target: str) -> tuple[float, ...]:
         """Budgets of the ``target`` (``"region"`` or ``"image"``)."""

@@ -16,6 +16,8 @@ COLUMNS: dict[str, Column] = {
     **metric_columns(
         "rand_worst", "random noise of the same per-coil norm, worst of n_random draws"
     ),
+    "passes": Column("int", "", "noise search: forward+backward passes spent on the unit"),
+    "converged": Column("bool", "", "noise search met its converge rule (only with converge)"),
 }
 
 THREAT_MODEL = ThreatModel(

@@ -10,12 +10,15 @@
     ``restarts``, ``objective``, ``steps``, ``step_size``, ``random_start``, ``measured_only``,
     ``n_random``,
     ``objective_clean`` (objective at the first iterate), ``objective_adv`` (at the returned
-    iterate), ``best_step`` (index of the returned iterate, 0 = start).
+    iterate), ``best_step`` (index of the returned iterate, 0 = start), ``passes``
+    (forward+backward passes spent on the item, all restarts) and ``converged`` (the search met
+    its stopping rule; only with ``converge``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -39,7 +42,8 @@ class NoiseAttackResult:
         boxes: Regions used (after growth).
         box_grown: Whether each box was grown.
         item_index: ``(N,)`` index of each item's slice in the input batch.
-        trace: ``(N, steps + 1)`` objective at every iterate (0 = start).
+        trace: ``(N, steps + 1)`` objective at every iterate (0 = start); with ``converge``
+            ``(N, max_steps + 1)``, NaN after an item's last pass.
         best_trace: ``(N, steps + 1)`` best objective so far (running maximum of ``trace``).
         best_step: ``(N,)`` index of the returned iterate.
         metrics: Dict of ``(N,)`` float64 tensors, keys as the row columns.
@@ -47,7 +51,9 @@ class NoiseAttackResult:
         noise_to_thermal: ``(N,)`` perturbation norm in thermal-noise units.
         sigma: ``(N, C)`` estimated thermal noise std per coil.
         rule, objective, steps, step_size, random_start, measured_only, n_random,
-        data_range_convention: The settings used.
+        data_range_convention, search, restarts, converge: The settings used.
+        passes: ``(N,)`` long forward+backward passes spent per item (``None``: not counted).
+        converged: ``(N,)`` bool, the stopping rule met (``None``: no ``converge``).
     """
 
     perturbation: torch.Tensor
@@ -75,6 +81,9 @@ class NoiseAttackResult:
     data_range_convention: str = "maxmin"
     search: str = "pgd"
     restarts: int = 1
+    converge: Any = None
+    passes: torch.Tensor | None = None
+    converged: torch.Tensor | None = None
 
     @property
     def reference(self) -> torch.Tensor:
@@ -103,7 +112,10 @@ class NoiseAttackResult:
                 objective_clean=float(self.trace[i, 0]),
                 objective_adv=float(self.trace[i, int(self.best_step[i])]),
                 best_step=int(self.best_step[i]),
+                passes=None if self.passes is None else int(self.passes[i]),
             )
+            if self.converge is not None:
+                row["converged"] = bool(self.converged[i])
             for key, val in self.metrics.items():
                 row[key] = float(val[i])
             rows.append(row)

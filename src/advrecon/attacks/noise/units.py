@@ -61,6 +61,7 @@ def run_noise_units(
         search=options.search_for(rule),
         restarts=options.restarts,
         apgd_step=options.apgd_step_for(rule),
+        converge=options.converge_for(rule),
         padding=None if inp.padding is None else tuple(inp.padding),
         measured_only=options.measured_only,
         n_random=options.n_random,
