@@ -30,7 +30,7 @@ TINY_PROTOCOL = {
     "attacks": {
         "noise": {
             "eta": [0, 2], "steps": 2, "n_random": 2, "search": "apgd", "objective": "ssim",
-            "tightness": {"eta": [2], "factor": 2},
+            "converge": {"tol": 0.001, "max_steps": 4}, "tightness": {"eta": [2], "factor": 2},
         },
         "rotation": {"theta_max": [0, 2], "step": 1.0, "n_random": 2, "select_by": "ssim"},
     },
@@ -81,6 +81,7 @@ def test_audit_writes_card_and_report(audited):
     noise = card["threat_models"][0]
     assert noise["budget"] == 2 and noise["n"] == 3
     assert noise["tightness"] is not None and noise["tightness"] >= 0
+    assert 0 <= noise["converged"] <= 1
     assert noise["verdict"] in ("robust", "vulnerable", "inconclusive")
     md = audited.card_md.read_text()
     assert "protocol tiny" in md and "| 2 deg |" in md

@@ -48,7 +48,7 @@ SEARCHES = ("pgd", "apgd")
 #: APGD's initial normalised step (in units of each coil's budget). Croce & Hein's L2 version
 #: starts at ``2 * eps``, tuned for 100 iterations; at the default cost of 10 passes 1.0
 #: reached a higher objective than ``l2`` PGD on 95-97 % of 57 training-slice items of the
-#: four demo models and 2.0 on 90-94 % (``benchmarks/apgd_tuning.py``, README).
+#: four demo models and 2.0 on 90-94 % (``benchmarks/apgd_tuning.py``, docs/benchmarks.md).
 APGD_STEP = 1.0
 
 

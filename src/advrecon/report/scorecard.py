@@ -101,7 +101,7 @@ def _converged(rows: pd.DataFrame) -> Any:
 def _as_bool(v: Any) -> float:
     if isinstance(v, str):
         return {"true": 1.0, "false": 0.0}.get(v.strip().lower(), math.nan)
-    return math.nan if v is None or (isinstance(v, float) and math.isnan(v)) else float(bool(v))
+    return math.nan if pd.isna(v) else float(bool(v))
 
 
 def _mean(values: np.ndarray) -> float:

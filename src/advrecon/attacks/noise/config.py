@@ -52,7 +52,7 @@ ETA_WARN_PERCENT = 100.0
 
 #: The config's default gradient search (``attacks.noise.search``): APGD. At the default cost of
 #: 10 forward+backward passes it reaches a higher value of the attack's objective than ``l2``
-#: PGD on most items (``benchmarks/strength.py``, ``benchmarks/apgd_tuning.py``, README). A
+#: PGD on most items (``benchmarks/strength.py``, ``benchmarks/apgd_tuning.py``, docs). A
 #: config without ``search`` therefore hashes differently from before (when PGD was the
 #: default); ``search: pgd`` keeps the old hash and numbers.
 DEFAULT_SEARCH = "apgd"
@@ -89,7 +89,7 @@ class TightnessConfig(Section):
     Attributes:
         eta: Budgets in percent (each must be one of the noise attack's ``eta``).
         models: Model names checked (``None``: all models).
-        factor: Cost multiple (>= 2; 10 in the README's figures).
+        factor: Cost multiple (>= 2; 10 in docs/benchmarks.md).
         search: Search of the check (``apgd``: the strongest at 100 passes in the benchmark).
         apgd_step: Initial normalised step of an ``apgd`` check: Croce & Hein's 2.0 (``2
             eps``), which at 100 passes beat the 10-pass default 1.0 on training slices

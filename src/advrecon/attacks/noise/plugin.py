@@ -22,6 +22,7 @@ COLUMNS: dict[str, Column] = {
 
 THREAT_MODEL = ThreatModel(
     name="noise",
+    description="adversarial k-space noise: per-coil L2 ball of eta percent of the coil's norm",
     section=NoiseAttackConfig,
     run=run_noise_units,
     batch_groups=noise_batch_groups,
