@@ -27,6 +27,9 @@ def test_quick_searches_the_reported_metric():
     """The headline metric is region SSIM: the searches that pick one point optimise it."""
     quick = P.load_protocol("quick").settings["attacks"]
     assert quick["noise"]["objective"] == "ssim" and quick["rotation"]["select_by"] == "ssim"
+    for name in ("motion", "offresonance", "drift", "spikes"):
+        assert quick[name]["objective"] == "ssim", name
+    assert quick["noise"]["converge"] == {"tol": 0.001, "max_steps": 30}
     assert quick["noise"]["tightness"]["factor"] >= 10
 
 
