@@ -10,9 +10,10 @@ no parameter gradients) and given back as it was; the perturbed acquisition is r
 
 Builders (:data:`ADVERSARIES`): ``noise`` (:class:`~advrecon.attacks.noise.KspaceNoise`, budget
 ``eta ||k_i||`` per coil on the acquired columns) and ``motion``
-(:class:`~advrecon.attacks.motion.RigidMotion`: 4 interleaved shots, centre in shot 0, coils
-moving with the patient; ``|theta_s| <= eta`` degrees and ``|t_y|, |t_x| <= eta`` pixels). Any
-other registered threat model whose ``threat`` class has a classmethod
+(:class:`~advrecon.attacks.motion.RigidMotion`: 4 interleaved shots, fewer where the mask
+samples too few columns outside its centre band; centre in shot 0, split too on tiny masks;
+coils moving with the patient; ``|theta_s| <= eta`` degrees, ``|t_y|, |t_x| <= eta`` pixels).
+Any other registered threat model whose ``threat`` class has a classmethod
 ``for_training(recon, batch, eta, boxes, generators)`` is used through it.
 """
 
@@ -29,7 +30,7 @@ from advrecon.attacks.objectives import WIN_SIZE, make_regions
 from advrecon.attacks.objectives import data_range as data_range_of
 from advrecon.attacks.search import APGD, ProjectedGradient
 from advrecon.boxes import Box
-from advrecon.errors import ConfigError
+from advrecon.errors import AdvreconError, ConfigError
 from advrecon.training.recipe import RobustRecipe
 from advrecon.training.steps import Batch
 
@@ -87,9 +88,19 @@ def _motion(recon, batch: Batch, eta: float, boxes: list[Box], regions, full, dr
     from advrecon.attacks.motion.threat import RigidMotion
 
     n, dev = batch.size, batch.kspace.device
-    shots = shot_index(batch.mask, MOTION_SHOTS, num_low_frequencies=batch.num_low_frequencies)
+    # fewer shots when the mask samples too few columns outside its centre band; as a last
+    # resort (tiny masks) the centre band is split between the shots too
+    tries = [(c, "reference") for c in range(MOTION_SHOTS, 1, -1)] + [(2, "distributed")]
+    for count, centre in tries:
+        try:
+            nlf = batch.num_low_frequencies
+            shots = shot_index(batch.mask, count, centre=centre, num_low_frequencies=nlf)
+            break
+        except AdvreconError:
+            if centre == "distributed":
+                raise
     bound = torch.full((n, 1, 3), float(eta), dtype=torch.float64, device=dev)
-    free = torch.ones((n, MOTION_SHOTS, 1), dtype=torch.float64, device=dev)
+    free = torch.ones((n, count, 1), dtype=torch.float64, device=dev)
     free[:, 0] = 0.0  # shot 0 is the still reference
     return RigidMotion(
         recon, batch.kspace, batch.mask, batch.num_low_frequencies, shots.to(dev), None, bound,
