@@ -10,9 +10,9 @@ Results tables of older run folders (read by the report, :func:`advrecon.report.
 Configs of older run folders keep their hash (the run folder is ``<output>/<hash[:10]>``):
 
 * :func:`without_later_keys`: keys added later are left out of a config's plain form at the
-  value that reproduces the older code's results: unset classical model keys (``lam``,
-  ``iterations``), an empty ``plugins`` list, and what an attack section's ``dump_view``
-  classmethod leaves out;
+  value that reproduces the older code's results: unset later model keys (``lam``,
+  ``iterations``, ``variant``), an empty ``plugins`` list, and what an attack section's
+  ``dump_view`` classmethod leaves out;
 * :func:`hash_view`: in the hash only, each attack section's ``hash_view`` classmethod (keys
   that only matter with some other keys' values) and its ``HASH_NEUTRAL`` values
   (``{key: value}``: the key at that value is left out).
@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from advrecon.attacks.registry import threat_models
-from advrecon.experiments.config_models import CLASSICAL_KEYS
+from advrecon.experiments.config_models import LATER_KEYS
 from advrecon.experiments.registry_views import RegistryView
 
 __all__ = ["ARRAY_RENAMES", "OLD_BUDGET_NAMES", "OLD_NAMES", "hash_view", "without_later_keys"]
@@ -68,7 +68,7 @@ def without_later_keys(d: dict[str, Any]) -> dict[str, Any]:
         if hasattr(cls, "dump_view"):
             d["attacks"][name] = cls.dump_view(section)
     for m in d["models"]:
-        for key in CLASSICAL_KEYS:
+        for key in LATER_KEYS:
             if m[key] is None:
                 del m[key]
     return d

@@ -23,6 +23,7 @@ __all__ = [
     "ARCHS",
     "CLASSICAL_KEYS",
     "DEFAULT_CENTER_FRACTION",
+    "LATER_KEYS",
     "ModelConfig",
     "WEIGHTLESS",
     "expand_models",
@@ -35,6 +36,9 @@ ARCHS = (*ARCHITECTURES, "zero_filled", *CLASSICAL_ARCHS, "custom")
 WEIGHTLESS = ("zero_filled", *CLASSICAL_ARCHS)
 #: Model keys that only the classical architectures take (dropped from the hash when unset).
 CLASSICAL_KEYS = ("lam", "iterations")
+#: Model keys added later, left out of a config's plain form and hash when unset, so that older
+#: configs keep their hash (:func:`advrecon.experiments.compat.without_later_keys`).
+LATER_KEYS = (*CLASSICAL_KEYS, "variant")
 
 
 def _model_name(v: str) -> str:
@@ -61,6 +65,8 @@ class ModelConfig(Section):
         lam: Regularisation weight of a classical arch (``>= 0``); ``None`` = the grid-searched
             default (:mod:`advrecon.models.classical.defaults`).
         iterations: Solver iterations of a classical arch; ``None`` = the default.
+        variant: With ``shipped: true``, a hardened variant of the shipped weights (the
+            robust-training remedy: ``adversarial``, ``jitter``); ``None`` = standard training.
     """
 
     name: Annotated[StrictStr, Field(min_length=1), AfterValidator(_model_name)]
@@ -73,6 +79,7 @@ class ModelConfig(Section):
     center_fraction: Annotated[float, _Strict(), Field(gt=0, lt=1)] = 0.08
     lam: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     iterations: PositiveInt | None = None
+    variant: Text | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelConfig:
@@ -92,6 +99,8 @@ class ModelConfig(Section):
                 "give exactly one of 'checkpoint', 'shipped: true' or 'spec' "
                 f"(got {', '.join(sources) or 'none'})"
             )
+        if self.variant is not None and not self.shipped:
+            raise fail("applies only to shipped weights (shipped: true)", "variant")
         if self.shipped and self.arch not in ("unet", "varnet"):
             raise fail("shipped weights exist for arch unet and varnet only", at="arch")
         if self.preset is not None:
@@ -126,7 +135,8 @@ class ModelConfig(Section):
     def source(self) -> str:
         """Human-readable origin of the weights."""
         if self.shipped:
-            return f"shipped:{self.arch}_{self.acceleration}x"
+            variant = f"_{self.variant}" if self.variant else ""
+            return f"shipped:{self.arch}_{self.acceleration}x{variant}"
         return str(self.checkpoint or self.spec or self.arch)
 
 

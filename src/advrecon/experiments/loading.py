@@ -41,7 +41,7 @@ def default_model_loader(m: ModelConfig, recon_size: tuple[int, int], device: st
         )
         return recon.to(device).freeze()
     if m.shipped:
-        spec: Any = checkpoints.shipped_weights(m.arch, m.acceleration)
+        spec: Any = checkpoints.shipped_weights(m.arch, m.acceleration, m.variant)
     elif m.checkpoint is not None:
         spec = Path(m.checkpoint)
         if not spec.exists():

@@ -56,6 +56,7 @@ __all__ = [
     "load_checkpoint",
     "read_metadata",
     "load_reconstructor",
+    "shipped_variants",
     "shipped_weights",
     "WEIGHTS_DIR",
     "SHIPPED_PRESET",
@@ -607,21 +608,32 @@ def load_reconstructor(
     return recon.to(device).eval()
 
 
-def shipped_weights(arch: str, acceleration: int) -> Path:
+def shipped_weights(arch: str, acceleration: int, variant: str | None = None) -> Path:
     """Path of the demo weights shipped with the package.
 
     Args:
         arch: ``"varnet"`` or ``"unet"``.
         acceleration: 4 or 8.
+        variant: ``None`` (standard training) or a hardened variant, the remedy it was trained
+            with (``"adversarial"``, ``"jitter"``; docs/robust_training.md).
 
     Returns:
-        ``advrecon/weights/{arch}_demo_{acceleration}x.safetensors``.
+        ``advrecon/weights/{arch}_demo_{acceleration}x[_{variant}].safetensors``.
     """
     if arch not in ARCHITECTURES:
         raise ConfigError(f"unknown architecture {arch!r} (choose from {', '.join(ARCHITECTURES)})")
     if int(acceleration) != acceleration or int(acceleration) not in (4, 8):
         raise ConfigError(f"no shipped weights for acceleration {acceleration!r} (choose 4 or 8)")
-    path = WEIGHTS_DIR / f"{arch}_demo_{int(acceleration)}x.safetensors"
+    stem = f"{arch}_demo_{int(acceleration)}x"
+    if variant is not None:
+        variants = shipped_variants(arch, int(acceleration))
+        if variant not in variants:
+            raise ConfigError(
+                f"no shipped {variant!r} variant of {stem} (shipped variants: "
+                f"{', '.join(variants) or 'none'})"
+            )
+        stem = f"{stem}_{variant}"
+    path = WEIGHTS_DIR / f"{stem}.safetensors"
     if not path.is_file():
         raise InputFileError(
             path,
@@ -629,3 +641,10 @@ def shipped_weights(arch: str, acceleration: int) -> Path:
             "`advrecon train` or reinstall advrecon)",
         )
     return path
+
+
+def shipped_variants(arch: str, acceleration: int) -> list[str]:
+    """The hardened variants shipped for ``arch`` at ``acceleration`` (e.g. ``["adversarial",
+    "jitter"]``), from the file names in :data:`WEIGHTS_DIR`."""
+    prefix = f"{arch}_demo_{int(acceleration)}x_"
+    return sorted(p.stem[len(prefix) :] for p in WEIGHTS_DIR.glob(f"{prefix}*.safetensors"))

@@ -29,12 +29,28 @@ def _info(args: argparse.Namespace) -> int:
         print(json.dumps(metadata, indent=2, sort_keys=True, default=str))
         return 0
     print(f"checkpoint: {args.checkpoint}")
+    print(f"  recipe: {_recipe_line(metadata)}")
     for key in sorted(metadata):
         value = metadata[key]
         if isinstance(value, (dict, list)):
             value = json.dumps(value, sort_keys=True, default=str)
         print(f"  {key}: {value}")
     return 0
+
+
+def _recipe_line(metadata: dict) -> str:
+    """One line on how the weights were trained: standard, or the robust remedy and budget."""
+    robust = metadata.get("robust")
+    if not isinstance(robust, dict):
+        return "standard training" if "training" in metadata else "unknown (no training record)"
+    parts = [f"eta {robust.get('eta')} ({robust.get('eta_unit', '?')})"]
+    if robust.get("remedy") != "jitter":
+        parts.append(f"threat {robust.get('threat')}")
+        parts.append(f"{robust.get('steps')} {robust.get('search', '')} passes".replace("  ", " "))
+    parts.append(f"clean-loss weight {robust.get('mix')}")
+    if robust.get("reference"):
+        parts.append(robust["reference"])
+    return f"robust training, {robust.get('remedy')}: " + ", ".join(parts)
 
 
 def register(subparsers) -> None:

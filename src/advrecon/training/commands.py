@@ -96,9 +96,85 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="override a preset constructor argument (repeatable), e.g. chans=8",
     )
+    _add_robust_arguments(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--debug-rank-hashes", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=_cli)
+
+
+def _add_robust_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``--robust*`` options (:class:`advrecon.training.recipe.RobustRecipe`)."""
+    g = p.add_argument_group(
+        "robust training", "harden the model (docs/robust_training.md); defaults per remedy"
+    )
+    g.add_argument(
+        "--robust",
+        default=None,
+        metavar="{jitter,adversarial,fnaf}",
+        help="remedy: Gaussian jitter, adversarial training or FNAF feature training",
+    )
+    g.add_argument(
+        "--robust-eta",
+        type=float,
+        default=None,
+        help="budget: percent of each coil's k-space norm (noise; default 1), degrees and "
+        "pixels (motion), feature contrast in percent of the box mean (fnaf; default 25)",
+    )
+    g.add_argument(
+        "--robust-threat",
+        default=None,
+        metavar="{noise,motion,...}",
+        help="adversary's threat model (adversarial; default noise)",
+    )
+    g.add_argument(
+        "--robust-steps", type=int, default=None, help="attack passes per training step (3)"
+    )
+    g.add_argument(
+        "--robust-mix",
+        type=float,
+        default=None,
+        help="weight of the clean loss in [0, 1] (default 0; fnaf 0.5)",
+    )
+    g.add_argument(
+        "--robust-target",
+        default="box",
+        metavar="{box,image}",
+        help="adversary's region: a random box per slice or the whole image (box)",
+    )
+    g.add_argument(
+        "--robust-search", default="apgd", metavar="{apgd,pgd}", help="adversary's search (apgd)"
+    )
+    g.add_argument(
+        "--robust-objective",
+        default="mse",
+        metavar="{mse,ssim}",
+        help="adversary's objective in its region (mse)",
+    )
+
+
+def _robust_recipe(args: argparse.Namespace):
+    """The :class:`RobustRecipe` of the ``--robust*`` options (``None`` without ``--robust``)."""
+    from advrecon.training.recipe import RobustRecipe
+
+    extra = [
+        f"--robust-{k}"
+        for k in ("eta", "threat", "steps", "mix")
+        if getattr(args, f"robust_{k}") is not None
+    ]
+    if args.robust is None:
+        if extra:
+            raise ConfigError(f"{extra[0]} needs --robust jitter|adversarial|fnaf")
+        return None
+    return RobustRecipe.make(
+        args.robust,
+        eta=args.robust_eta,
+        threat=args.robust_threat,
+        steps=args.robust_steps,
+        mix=args.robust_mix,
+        target=args.robust_target,
+        search=args.robust_search,
+        objective=args.robust_objective,
+    )
 
 
 def _parse_model_args(items: Sequence[str]) -> dict[str, Any]:
@@ -148,6 +224,7 @@ def _cli(args: argparse.Namespace) -> int:
         export=args.export,
         progress=not args.no_progress,
         debug_rank_hashes=args.debug_rank_hashes,
+        robust=_robust_recipe(args),
     )
     best = train(config)
     if int(os.environ.get("RANK", "0")) == 0:

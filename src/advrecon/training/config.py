@@ -15,6 +15,7 @@ from advrecon.errors import ConfigError
 from advrecon.experiments.config import parse_device
 from advrecon.masks import PAPER_MASKS as DEFAULT_CENTER_FRACTIONS
 from advrecon.models.presets import ARCHITECTURES, PRESET_NAMES
+from advrecon.training.recipe import RobustRecipe
 
 __all__ = ["TrainConfig", "DEFAULT_CENTER_FRACTIONS", "DEFAULT_LR", "MASK_TYPES"]
 
@@ -62,6 +63,8 @@ class TrainConfig:
         progress: Show a tqdm bar (only on rank 0 and only when stderr is a terminal).
         debug_rank_hashes: Every rank writes ``rank<r>.sha256`` with the hash of its final
             weights (tests of DDP synchronisation).
+        robust: Robust-training recipe (:class:`~advrecon.training.recipe.RobustRecipe`:
+            jitter, adversarial or fnaf); ``None`` = standard training.
     """
 
     arch: str
@@ -91,6 +94,7 @@ class TrainConfig:
     export: Path | None = None
     progress: bool = True
     debug_rank_hashes: bool = False
+    robust: RobustRecipe | None = None
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -126,6 +130,12 @@ class TrainConfig:
             _check_number("lr", self.lr, positive=True)
         _check_number("lr_gamma", self.lr_gamma, positive=True)
         _check_number("weight_decay", self.weight_decay, positive=False)
+        if self.robust is not None and not isinstance(self.robust, RobustRecipe):
+            raise ConfigError(f"robust: expected a RobustRecipe, got {type(self.robust).__name__}")
+        if self.robust is not None and self.robust.remedy == "adversarial":
+            from advrecon.training.adversary import check_adversary
+
+            check_adversary(self.robust.threat)
 
     @property
     def resolved_center_fraction(self) -> float:

@@ -53,6 +53,7 @@ def checkpoint_metadata(
     """Provenance stored in the checkpoint (``save_checkpoint`` adds architecture, kwargs,
     package version and date)."""
     val = {k[4:]: v for k, v in record.items() if k.startswith("val_")}
+    robust = {"robust": config.robust.as_metadata()} if config.robust is not None else {}
     return {
         "preset": config.preset,
         "acceleration": config.acceleration,
@@ -80,7 +81,9 @@ def checkpoint_metadata(
             "model_overrides": dict(config.model_overrides),
             "init": str(config.init) if config.init is not None else None,
             "torch_version": torch.__version__,
+            "train_seconds_per_epoch": record.get("train_seconds"),
         },
+        **robust,
     }
 
 
@@ -124,6 +127,13 @@ def read_resume(config: TrainConfig) -> dict[str, Any]:
             raise InputFileError(
                 path, f"was trained with {key} {meta.get(key)!r}, not the requested {value!r}"
             )
+    wanted_robust = config.robust.as_metadata() if config.robust is not None else None
+    if meta.get("robust") != wanted_robust:
+        raise InputFileError(
+            path,
+            f"was trained with robust recipe {meta.get('robust')!r}, not the requested "
+            f"{wanted_robust!r}",
+        )
     state = safe_torch_load(
         state_path, what="training state", hint="it was not written by advrecon train"
     )

@@ -16,6 +16,9 @@ Recipe (fastMRI's ``VarNetModule`` / ``UnetModule``):
   Reconstructor`, i.e. exactly the forward pass the attacks differentiate;
 * Adam with a step decay (``StepLR``), gradient accumulation, validation SSIM / PSNR / NMSE
   every epoch next to the zero-filled baseline;
+* robust training (:attr:`TrainConfig.robust`, :mod:`advrecon.training.robust`): jitter,
+  adversarial or fnaf; the perturbation is searched on the unwrapped model, frozen, and the
+  weight update sees the clean and perturbed slices in one forward pass;
 * ``best.safetensors`` (highest validation SSIM) and ``last.safetensors`` with metadata, plus
   ``last.state.pt`` (optimizer / scheduler / RNG state; tensors and plain containers only) for
   :attr:`TrainConfig.resume`.
@@ -59,6 +62,7 @@ from advrecon.training.io import (
     read_resume,
     save_state,
 )
+from advrecon.training.robust import robust_loss, robust_seed
 from advrecon.training.steps import (
     batch_loss,
     make_batches,
@@ -203,11 +207,13 @@ def _run(
         train_loss = _train_epoch(
             config, info, model, recon, loader, optimizer, mask_func, device, recon_size, epoch
         )
+        train_seconds = round(time.perf_counter() - t0, 3)
         scheduler.step()
         record: dict[str, Any] = {
             "epoch": epoch + 1,
             "train_loss": train_loss,
             "lr": optimizer.param_groups[0]["lr"],
+            "train_seconds": train_seconds,
         }
         if val_set is not None:
             metrics = validate(
@@ -279,11 +285,16 @@ def _train_epoch(
         seeds = [train_mask_seed(config.seed, epoch, s.fname, s.slice_num) for s in samples]
         batches = make_batches(samples, mask_func, seeds, device, recon_size)
         denom = len(samples) * window
+        robust_seeds = _robust_seeds(config, epoch, samples, batches)
         for j, b in enumerate(batches):
             last = sync and j == len(batches) - 1
             ctx = model.no_sync() if (info.distributed and not last) else contextlib.nullcontext()
             with ctx:
-                loss = batch_loss(config.arch, model, b)
+                if config.robust is None:
+                    loss = batch_loss(config.arch, model, b)
+                else:
+                    rs = robust_seeds[j]
+                    loss = robust_loss(config.arch, model, recon, b, config.robust, rs)
                 (loss / denom).backward()
             loss_sum[0] += float(loss.detach())
             loss_sum[1] += b.size
@@ -295,6 +306,18 @@ def _train_epoch(
     bar.close()
     loss_sum = all_reduce_sum(loss_sum)
     return float(loss_sum[0] / max(float(loss_sum[1]), 1.0))
+
+
+def _robust_seeds(config: TrainConfig, epoch: int, samples: list, batches: list) -> list:
+    """Per batch, the robust-training seeds of its slices (batches group slices by shape, in
+    order of first appearance, as :func:`~advrecon.training.steps.make_batches`)."""
+    if config.robust is None:
+        return [None] * len(batches)
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for s in samples:
+        seed = robust_seed(config.seed, epoch, s.fname, s.slice_num)
+        groups.setdefault(tuple(s.kspace.shape), []).append(seed)
+    return list(groups.values())
 
 
 def _as_list(samples: list) -> list:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 
 from advrecon.experiments.distributed import all_reduce_sum
-from advrecon.metrics import nmse, psnr, ssim, ssim_loss
+from advrecon.metrics import nmse, psnr, ssim
 from advrecon.models.reconstructor import Reconstructor, ZeroFilled
 from advrecon.mri import kspace_to_target
 
@@ -39,6 +39,8 @@ __all__ = [
     "train_mask_seed",
     "val_mask_seed",
     "batch_loss",
+    "concat_batches",
+    "slice_losses",
     "validate",
     "state_dict_hash",
     "take",
@@ -67,6 +69,10 @@ class Batch:
         num_low_frequencies: ``int`` or ``(B,)`` long tensor.
         target: Real ``(B, h, w)``.
         max_value: ``(B,)`` volume maximum of the target (fastMRI's ``max_value``).
+        kspace: Fully-sampled complex ``(B, coils, H, W)`` (robust training's budgets and
+            threat models), or ``None``.
+        acquired: float32 ``(B, 1, 1, W)`` 0/1 acquired columns ``[padding_left,
+            padding_right)``, or ``None`` (all).
     """
 
     masked_kspace: torch.Tensor
@@ -74,6 +80,8 @@ class Batch:
     num_low_frequencies: int | torch.Tensor
     target: torch.Tensor
     max_value: torch.Tensor
+    kspace: torch.Tensor | None = None
+    acquired: torch.Tensor | None = None
 
     @property
     def size(self) -> int:
@@ -138,7 +146,10 @@ def make_batches(
             dtype=torch.float32,
             device=device,
         )
-        batches.append(Batch(masked, mask, nlf, target, max_value))
+        acquired = torch.zeros((len(idx), 1, 1, kspace.shape[-1]), device=device)
+        for j, (left, right) in enumerate(pads):
+            acquired[j, ..., left:right] = 1.0
+        batches.append(Batch(masked, mask, nlf, target, max_value, kspace, acquired))
     return batches
 
 
@@ -172,9 +183,14 @@ def batch_loss(arch: str, recon: torch.nn.Module, batch: Batch) -> torch.Tensor:
     Returns:
         Scalar tensor: the sum of the per-slice losses.
     """
+    return slice_losses(arch, recon, batch).sum()
+
+
+def slice_losses(arch: str, recon: torch.nn.Module, batch: Batch) -> torch.Tensor:
+    """The training loss of every slice of ``batch``, ``(B,)`` (see :func:`batch_loss`)."""
     pred = recon(batch.masked_kspace, batch.mask, batch.num_low_frequencies)
     if arch == "varnet":
-        return ssim_loss(pred, batch.target, batch.max_value) * batch.size
+        return 1.0 - ssim(pred, batch.target, batch.max_value)
     # U-Net: fastMRI normalises input and target with the mean/std of the cropped zero-filled
     # image; the reconstructor does the same and un-normalises its output, so (pred - mean) / std
     # is exactly the network's output and the loss is fastMRI's L1 on normalised images.
@@ -185,7 +201,41 @@ def batch_loss(arch: str, recon: torch.nn.Module, batch: Batch) -> torch.Tensor:
         std = zf.std(dim=(-2, -1), keepdim=True) + _EPS
         target_n = ((batch.target - mean) / std).clamp(-_UNET_CLAMP, _UNET_CLAMP)
     pred_n = (pred - mean) / std
-    return (pred_n - target_n).abs().mean(dim=(-2, -1)).sum()
+    return (pred_n - target_n).abs().mean(dim=(-2, -1))
+
+
+def concat_batches(batches: Sequence[Batch]) -> Batch:
+    """One :class:`Batch` of the slices of ``batches`` (same k-space shape), in order.
+
+    Robust training puts the clean and the perturbed slices into one forward pass (under DDP a
+    step has exactly one forward per backward).
+    """
+    first = batches[0]
+    nlfs = [b.num_low_frequencies for b in batches]
+    if all(not isinstance(n, torch.Tensor) for n in nlfs) and len(set(nlfs)) == 1:
+        nlf: int | torch.Tensor = nlfs[0]
+    else:
+        nlf = torch.cat(
+            [
+                n.reshape(-1).expand(b.size)
+                if isinstance(n, torch.Tensor)
+                else torch.full((b.size,), int(n), device=b.mask.device)
+                for n, b in zip(nlfs, batches, strict=True)
+            ]
+        )
+
+    def cat(name: str) -> torch.Tensor | None:
+        parts = [getattr(b, name) for b in batches]
+        if any(p is None for p in parts):
+            return None
+        return torch.cat(
+            [p.expand(b.size, *p.shape[1:]) for p, b in zip(parts, batches, strict=True)]
+        )
+
+    return Batch(
+        cat("masked_kspace"), cat("mask"), nlf, cat("target"), cat("max_value"),
+        cat("kspace") if first.kspace is not None else None, cat("acquired"),
+    )  # fmt: skip
 
 
 # -- validation -------------------------------------------------------------------------------
