@@ -140,6 +140,10 @@ def test_resolve_shipped_names():
         "name": "sense", "arch": "sense", "acceleration": 8
     }  # fmt: skip
     assert resolve_model("shipped:varnet", 8)[1] == 8
+    adv, acc = resolve_model("shipped:unet-4x-adversarial", None)
+    assert acc == 4 and adv["variant"] == "adversarial" and adv["name"] == "unet_adversarial"
+    with pytest.raises(ConfigError, match="no shipped 'nope' variant of unet at 8x"):
+        resolve_model("shipped:unet-8x-nope", None)
     with pytest.raises(ConfigError, match="contradicts"):
         resolve_model("shipped:unet-4x", 8)
     with pytest.raises(ConfigError, match="weights exist for 4x, 8x, not 6x"):

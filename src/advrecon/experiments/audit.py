@@ -10,7 +10,8 @@ finished one re-opened recomputes nothing, and under ``torchrun`` the units are 
 Models are a checkpoint file, a ``module:callable`` spec, or a shipped model by name:
 ``shipped:unet-4x``, ``shipped:varnet-8x`` (demo weights, 4x and 8x), ``shipped:sense-4x``,
 ``shipped:cs_tv-4x``, ``shipped:cs_wavelet-4x``, ``shipped:zero_filled-4x`` (classical: any
-acceleration).
+acceleration), and hardened demo weights with their remedy: ``shipped:unet-4x-adversarial``,
+``shipped:unet-4x-jitter``.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ SHIPPED_MODELS: dict[str, tuple[str, tuple[int, ...]]] = {
     "cs_wavelet": ("cs_wavelet", ()),
     "zero_filled": ("zero_filled", ()),
 }
-_SHIPPED = re.compile(r"^shipped:(?P<name>[a-z_]+)(-(?P<acc>\d+)x)?$")
+_SHIPPED = re.compile(r"^shipped:(?P<name>[a-z_]+)(-(?P<acc>\d+)x)?(-(?P<variant>[a-z_]+))?$")
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,8 @@ def resolve_model(spec: str, acceleration: int | None) -> tuple[dict[str, Any], 
         entry = {"name": name, "arch": arch, "acceleration": acc}
         if accs:
             entry |= {"preset": "demo", "shipped": True}
+        if m["variant"]:
+            entry |= _variant(spec, arch, acc, m["variant"], bool(accs))
         return entry, acc
     acc = acceleration or 4
     path = Path(spec)
@@ -107,6 +110,19 @@ def resolve_model(spec: str, acceleration: int | None) -> tuple[dict[str, Any], 
     if re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$", spec):
         return {"name": _label(spec.rpartition(":")[2]), "spec": spec, "acceleration": acc}, acc
     raise InputFileError(spec, "model file not found (and not a 'module:callable' spec)")
+
+
+def _variant(spec: str, arch: str, acc: int, variant: str, weights: bool) -> dict[str, str]:
+    """``{"name": "<arch>_<variant>", "variant": variant}`` for hardened shipped weights."""
+    from advrecon.models.checkpoints import shipped_variants
+
+    have = shipped_variants(arch, acc) if weights else []
+    if variant not in have:
+        raise ConfigError(
+            f"--model {spec}: no shipped {variant!r} variant of {arch} at {acc}x (shipped: "
+            f"{', '.join(have) or 'none'})"
+        )
+    return {"name": f"{arch}_{variant}", "variant": variant}
 
 
 def _shipped_names() -> str:
@@ -198,7 +214,9 @@ def model_identity(entry: dict, spec: str) -> dict[str, Any]:
         "weights_sha256": None, "parameters": None, "training": None,
     }  # fmt: skip
     if entry.get("shipped"):
-        path: Path | None = shipped_weights(entry["arch"], entry["acceleration"])
+        path: Path | None = shipped_weights(
+            entry["arch"], entry["acceleration"], variant=entry.get("variant")
+        )
     else:
         path = Path(entry["checkpoint"]) if entry.get("checkpoint") else None
     if path is None:
