@@ -2,8 +2,9 @@
 
 Audits each shipped model (U-Net and E2E-VarNet at 4x and 8x, SENSE, CS-TV and CS-wavelet at 4x,
 and the hardened demo weights the package ships: ``unet-4x-adversarial``, ``unet-4x-jitter``)
-on the synthetic demo set with the ``quick`` protocol, then writes ``docs/leaderboard.md`` and ``docs/leaderboard.html``. Each audit is an
-ordinary run folder under ``runs/leaderboard`` (re-running resumes and recomputes nothing).
+on the synthetic demo set with the ``quick`` protocol, then writes ``docs/leaderboard.md`` and
+``docs/leaderboard.html``. Each audit is an ordinary run folder under ``runs/leaderboard``
+(re-running resumes and recomputes nothing).
 
     python scripts/shipped_leaderboard.py --threads 1     # all shipped models (about 1 h)
     python scripts/shipped_leaderboard.py --models unet-4x sense-4x
