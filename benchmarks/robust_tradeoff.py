@@ -19,7 +19,8 @@ fastMRI+-style box, for the shipped standard U-Net 4x and its hardened variants
   U-Net, batch 1, 1 thread, ``--time-steps`` steps on the evaluation data), relative to standard.
 
 Prints the table and the checks, writes ``docs/figures/robust_tradeoff.png`` (clean vs
-worst-case region SSIM at eta = 1 %, and region SSIM vs eta). Figures, never asserted.
+worst-case region SSIM at eta = 1 %, and region SSIM vs eta) and its table as JSON beside it
+(``--replot JSON`` redraws the figure from it). Figures, never asserted.
 
     PYTHONPATH=src python benchmarks/robust_tradeoff.py            # ~20 min on 2 busy CPU cores
     PYTHONPATH=src python benchmarks/robust_tradeoff.py --quick    # smoke run, ~2 min
@@ -28,6 +29,7 @@ worst-case region SSIM at eta = 1 %, and region SSIM vs eta). Figures, never ass
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import tempfile
 import time
@@ -136,8 +138,6 @@ def time_training(root: Path, steps: int) -> dict[str, float]:
     """Seconds per optimizer step of each remedy (demo U-Net 4x, init = the shipped weights):
     the epoch loop's time (``train_seconds`` of the log) of ``steps + 2`` steps minus that of 2
     steps (start-up and the first, slower step cancel), over ``steps``."""
-    import json
-
     from advrecon.models.checkpoints import shipped_weights
     from advrecon.training import TrainConfig, train
     from advrecon.training.recipe import RobustRecipe
@@ -166,17 +166,24 @@ def plot(table: dict, etas, path: Path) -> None:
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
     j = etas.index(1.0)
+    std = table["standard"]
+    # the target: clean within 0.03 of the standard model, worst case at least 0.15 higher
+    a.axvspan(std["adv"][j] + 0.15, std["adv"][j] + 0.3, ymin=0, ymax=1, color="0.9", zorder=0)
+    a.axhline(std["clean"] - 0.03, color="0.6", lw=0.8, ls=":")
+    a.text(std["adv"][j] + 0.155, std["clean"] - 0.028, "target", fontsize=8, color="0.4")
     for i, (name, t) in enumerate(table.items()):
         color = f"C{i}"
         a.scatter(t["adv"][j], t["clean"], color=color, s=60, label=name)
-        a.annotate(name, (t["adv"][j], t["clean"]), textcoords="offset points", xytext=(6, 4))
         b.plot([0, *etas], [t["clean"], *t["adv"]], "o-", color=color, label=f"{name}: attack")
         b.plot([0, *etas], [t["clean"], *t["rand"]], "s--", color=color, alpha=0.6,
                label=f"{name}: random noise")  # fmt: skip
+    a.set_xlim(std["adv"][j] - 0.05, std["adv"][j] + 0.3)
+    a.set_ylim(std["clean"] - 0.06, std["clean"] + 0.03)
     a.set_xlabel("worst-case region SSIM, eta = 1 % (APGD)")
     a.set_ylabel("clean region SSIM")
     a.set_title("U-Net 4x: clean vs worst case")
     a.grid(alpha=0.3)
+    a.legend(fontsize=7, loc="lower left")
     b.set_xlabel("eta (% of each coil's k-space norm)")
     b.set_ylabel("region SSIM")
     b.set_title("region SSIM under k-space noise")
@@ -195,7 +202,7 @@ def main() -> None:
     p.add_argument("--restarts", type=int, default=1, help="runs of the strong attack")
     p.add_argument("--n-random", type=int, default=10, help="random draws per budget")
     p.add_argument("--es-iters", type=int, default=300, help="(1+1)-ES forward passes")
-    p.add_argument("--time-steps", type=int, default=12, help="timed training steps")
+    p.add_argument("--time-steps", type=int, default=12, help="timed training steps (0: none)")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "figures" / "robust_tradeoff.png")
     p.add_argument("--variants", default="adversarial,jitter", help="hardened variants")
     p.add_argument(
@@ -203,7 +210,11 @@ def main() -> None:
         help="also measure this U-Net 4x checkpoint (repeatable)",
     )  # fmt: skip
     p.add_argument("--quick", action="store_true", help="2 slices, 20 passes: a smoke run")
+    p.add_argument("--replot", type=Path, metavar="JSON", help="only plot a saved table")
     args = p.parse_args()
+    if args.replot is not None:
+        plot(json.loads(args.replot.read_text()), list(ETAS), args.out)
+        return
     if args.quick:
         args.slices, args.steps, args.n_random, args.es_iters, args.time_steps = 2, 20, 2, 20, 2
     torch.set_num_threads(1)
@@ -232,17 +243,23 @@ def main() -> None:
         checks[name] = {
             "random_beats_attack": int((strong["rand_worst_ssim"] < strong["adv_ssim"]).sum()),
             "gap_10_vs_100": float((proto["adv_ssim"] - strong["adv_ssim"]).max()),
+            "gap_mean": float((proto["adv_ssim"] - strong["adv_ssim"]).mean()),
             "es_minus_attack": float((es - strong["adv_ssim"][:, j]).min()),
             "es_mean": float(es.mean()),
         }
         print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
     _print(table, checks, args)
+    saved = args.out.with_suffix(".json")
+    saved.write_text(json.dumps(table, indent=1))
+    print(f"wrote {saved}")
+    plot(table, list(ETAS), args.out)
+    if args.time_steps < 1:
+        return
     costs = time_training(Path(config.data.root), args.time_steps)
     base = costs["standard"]
     print("\ntraining cost (demo U-Net 4x, batch 1, 1 thread; epoch = 96 training slices):")
     for name, c in costs.items():
         print(f"  {name:<12} {c:6.3f} s/step  {96 * c:6.1f} s/epoch  x{c / base:4.1f}")
-    plot(table, list(ETAS), args.out)
 
 
 def _print(table: dict, checks: dict, args) -> None:
@@ -263,7 +280,8 @@ def _print(table: dict, checks: dict, args) -> None:
     print("\ngradient-masking checks (region SSIM; all budgets unless said):")
     for name, c in checks.items():
         print(f"  {name:<12} (a) worst random draw below the attack: {c['random_beats_attack']} "
-              f"items; (b) max(APGD@10 - APGD@{args.steps}) = {c['gap_10_vs_100']:+.3f}; "
+              f"items; (b) APGD@10 - APGD@{args.steps}: mean {c['gap_mean']:+.3f}, "
+              f"max {c['gap_10_vs_100']:+.3f}; "
               f"(c) eta 1 %: (1+1)-ES x{args.es_iters} mean {c['es_mean']:.3f}, "
               f"min(ES - attack) = {c['es_minus_attack']:+.3f}")  # fmt: skip
     if not math.isfinite(std["clean"]):
