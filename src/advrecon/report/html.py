@@ -195,7 +195,9 @@ def _build(run: RunData, prog: RunProgress, out: Path) -> None:
     md = findings.to_markdown(
         list(parts.findings),
         preamble=[*preamble, prog.headline],
-        scorecard=parts.scorecard, sentences=parts.sentences, scorecard_note=page.SCORECARD_NOTE,
+        scorecard=parts.scorecard,
+        sentences=parts.sentences,
+        scorecard_note=page.SCORECARD_NOTE,
         details=findings.section_lines(parts.sections),
     )
     (out / "findings.md").write_text(md, encoding="utf-8")
