@@ -34,12 +34,14 @@ def test_worst_is_the_lowest_evaluated_point_and_tightness_the_search_gap():
     units = unit_scores(df, "noise", 1.0).set_index("file")
     assert units.loc["a", "worst"] == 0.45 and units.loc["a", "reported"] == 0.50
     assert units.loc["b", "worst"] == 0.30 and units.loc["c", "worst"] == 0.55
+    assert units.loc["a", "random_worst"] == 0.45
     (row,) = scorecard(df, {"noise": 1.0})
     assert row["worst_case"] == pytest.approx((0.45 + 0.30 + 0.55) / 3, abs=1e-6)
     assert row["tightness"] == pytest.approx((0.02 + 0.0 + 0.05) / 3, abs=1e-6)
     assert row["clean"] == pytest.approx(0.9) and row["random"] == pytest.approx(0.8, abs=1e-6)
     assert row["n"] == 3 and row["ci95"][0] < row["worst_case"] < row["ci95"][1]
     assert row["drop"] == pytest.approx(0.9 - row["worst_case"], abs=1e-6)
+    assert row["random_beats_search"] == 1.0  # of the units with random draws (slice a)
 
 
 def test_boxes_are_averaged_per_slice_first():
@@ -68,3 +70,16 @@ def test_converged_share_and_sentences():
     (text,) = sentences([row], {"noise": "k-space noise"})
     assert text.startswith("m@4x: the largest loss is under `noise` at 1%")
     assert "Vulnerable to `noise`" in text
+
+
+def test_tradeoff_figure_needs_two_models(tmp_path):
+    from advrecon.report.scorecard import tradeoff_figure
+
+    rows = [_row("a", "l2", 0.5), _row("b", "l2", 0.4)]
+    other = [dict(r, model="h") for r in rows]
+    df = pd.DataFrame(rows + [dict(r, clean_ssim=0.85) for r in other])
+    card = scorecard(df, {"noise": 1.0})
+    assert [r["model"] for r in card] == ["h@4x", "m@4x"]
+    assert tradeoff_figure(card[1:], tmp_path) is None
+    png = tradeoff_figure(card, tmp_path)
+    assert png.name == "tradeoff_clean_vs_worst.png" and png.stat().st_size > 1000

@@ -80,7 +80,8 @@ def build_card(run_dir: str | Path) -> dict[str, Any]:
             {"name": r["name"], "title": r["name"], "description": names.get(r["name"], ""),
              "budget": r["budget"], "budget_label": _label(r["name"], r["budget"]),
              **{k: r[k] for k in ("clean", "worst_case", "ci95", "random", "drop", "n",
-                                  "tightness", "converged", "verdict")}}
+                                  "tightness", "converged", "verdict",
+                                  "random_beats_search")}}
             for r in rows
         ],
     }  # fmt: skip

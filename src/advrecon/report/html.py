@@ -150,6 +150,19 @@ def _remove_empty(dirs: list[Path]) -> None:
             return
 
 
+TRADEOFF_CAPTION = (
+    "Clean vs worst-case region SSIM at each threat model's headline budget, one point per "
+    "model (bars: 95% interval over slices); up is more robust, right is better clean quality"
+)
+
+
+def scorecard_figure(rows: list[dict[str, Any]], fig_dir: Path) -> Path | None:
+    """The trade-off figure of the scorecard rows (``None`` with fewer than two models)."""
+    from advrecon.report.scorecard import tradeoff_figure
+
+    return tradeoff_figure(rows, fig_dir)
+
+
 def _scorecard(run: RunData) -> dict[str, Any]:
     """The scorecard rows and sentences: an audit's protocol budgets and thresholds, else each
     threat model's largest region budget and the default thresholds."""
@@ -181,15 +194,20 @@ def _build(run: RunData, prog: RunProgress, out: Path) -> None:
     tables = plugins.summary_tables(ctx)
     for name, t in tables.items():
         t.to_csv(tab_dir / f"{name}.csv", index=False)
+    card = _scorecard(run)
+    figs = plugins.figures(ctx)
+    tradeoff = scorecard_figure(card["scorecard"], fig_dir)
+    if tradeoff is not None:
+        figs = {"tradeoff_clean_vs_worst": tradeoff, **figs}
     parts = page.ReportParts(
-        figures=plugins.figures(ctx),
+        figures=figs,
         panels=plugins.panels(ctx),
         findings=plugins.evaluate(run.results, ctx=ctx),
         sections=plugins.sections(ctx),
-        captions=plugins.captions(ctx),
+        captions={"tradeoff_clean_vs_worst": TRADEOFF_CAPTION, **plugins.captions(ctx)},
         tables=tables,
         budgets={tm.name: tm.budget_unit for tm, _ in plugins.active(run.results)},
-        **_scorecard(run),
+        **card,
     )
     preamble = [f"**{prog.banner}**"] if prog.partial else []
     md = findings.to_markdown(

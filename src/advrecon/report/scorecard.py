@@ -11,7 +11,9 @@ For a threat model at its headline budget, each region unit (model, slice, box) 
 * ``random``: the mean region SSIM of the random draws at the same budget;
 * ``reported``: the lowest SSIM of the configured searches alone (not the tightness check),
   so that ``tightness = reported - min(reported, tight)`` says how far the protocol's attack is
-  from the check at 10x its cost.
+  from the check at 10x its cost;
+* ``random_worst``: the lowest SSIM of its random draws; ``random_beats_search`` is the share
+  of units where a random draw beat the search (gradient masking, or a weak search).
 
 Boxes are averaged per slice first, then the mean and its Student-t 95 % interval are taken
 over slices (:mod:`advrecon.report.stats`). The verdict reads the interval of the paired drop
@@ -66,7 +68,7 @@ def unit_scores(results: pd.DataFrame, attack: str, budget: float) -> pd.DataFra
         & (results["target"] == "region")
         & np.isclose(results["budget"].astype(float), float(budget))
     ].copy()
-    cols = [*UNIT, "clean", "worst", "random", "reported", "tight", "converged"]
+    cols = [*UNIT, "clean", "worst", "random", "reported", "tight", "converged", "random_worst"]
     if df.empty:
         return pd.DataFrame(columns=cols)
     df["_worst"] = _worst_of(df)
@@ -81,6 +83,9 @@ def unit_scores(results: pd.DataFrame, attack: str, budget: float) -> pd.DataFra
             if "rand_mean_ssim" in df.columns
             else math.nan,
             "reported": searched.groupby(UNIT, dropna=False, sort=True)["adv_ssim"].min(),
+            "random_worst": searched.groupby(UNIT, dropna=False, sort=True)["rand_worst_ssim"].min()
+            if "rand_worst_ssim" in df.columns
+            else math.nan,
             "tight": df[tight].groupby(UNIT, dropna=False, sort=True)["adv_ssim"].min()
             if tight.any()
             else math.nan,
@@ -134,7 +139,17 @@ def score(units: pd.DataFrame, verdict: Verdict) -> dict[str, Any]:
         else None,
         "converged": _num(float(conv.mean())) if conv.notna().any() else None,
         "verdict": verdict.of(dlo, dhi) if n >= 2 else "inconclusive",
+        "random_beats_search": _beats(units),
     }
+
+
+def _beats(units: pd.DataFrame) -> float | None:
+    """Share of units whose worst random draw is lower than the search's point: a sign of
+    gradient masking or of a weak search when above zero (``None`` without random draws)."""
+    both = units[["random_worst", "reported"]].astype(float).dropna()
+    if both.empty:
+        return None
+    return _num(float((both["random_worst"] < both["reported"] - 1e-9).mean()))
 
 
 def _num(x: Any) -> float | None:
@@ -217,3 +232,43 @@ def sentences(rows: list[dict[str, Any]], titles: Mapping[str, str]) -> list[str
 
 def _names(names: list[str]) -> str:
     return ", ".join(f"`{n}`" for n in names)
+
+
+def tradeoff_figure(rows: list[dict[str, Any]], out_dir: Any) -> Any:
+    """Clean vs worst-case region SSIM, one point per model, one panel per threat model.
+
+    The robustness-accuracy trade-off of the models of a run (e.g. a standard model and its
+    hardened variants): up is more robust, right is better clean quality. ``None`` when fewer
+    than two models are scored.
+
+    Returns:
+        The PNG path, or ``None``.
+    """
+    from advrecon.report.figures import colors, save, subplots
+
+    models = sorted({r["model"] for r in rows})
+    names = list(dict.fromkeys(r["name"] for r in rows))
+    if len(models) < 2 or not names:
+        return None
+    color = colors(models)
+    cols = min(len(names), 3)
+    fig, axes = subplots(
+        -(-len(names) // cols), cols, figsize=(4.2 * cols, 3.6 * -(-len(names) // cols)),
+        squeeze=False,
+    )  # fmt: skip
+    for ax, name in zip(axes.flat, names, strict=False):
+        for r in (r for r in rows if r["name"] == name and r["worst_case"] is not None):
+            lo, hi = r["ci95"]
+            err = None if lo is None else [[r["worst_case"] - lo], [hi - r["worst_case"]]]
+            ax.errorbar(r["clean"], r["worst_case"], yerr=err, fmt="o", color=color[r["model"]],
+                        capsize=3, label=r["model"])  # fmt: skip
+        first = next(r for r in rows if r["name"] == name)
+        ax.set_title(f"{name} at {first.get('budget_label', format(first['budget'], 'g'))}")
+        ax.set_xlabel("clean region SSIM")
+        ax.set_ylabel("worst-case region SSIM")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(names) :]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    return save(fig, out_dir, "tradeoff_clean_vs_worst")
