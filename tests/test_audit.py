@@ -87,6 +87,9 @@ def test_audit_writes_card_and_report(audited):
     assert "protocol tiny" in md and "| 2 deg |" in md
     html = audited.report.read_text()
     assert html.index("Scorecard") < html.index("Expected findings")
+    assert html.index("<b>Audit</b> of <code>test_experiments_fakes:tiny_unet</code>") < html.index(
+        "Scorecard"
+    )
 
 
 def test_card_recomputes_from_results_csv(audited):

@@ -170,9 +170,10 @@ def _scorecard(run: RunData) -> dict[str, Any]:
     from advrecon.report import scorecard
 
     meta_path = run.run_dir / "audit.json"
-    headline, verdict = None, None
+    headline, verdict, audit = None, None, None
     if meta_path.is_file():
-        proto = json.loads(meta_path.read_text(encoding="utf-8"))["protocol"]
+        audit = json.loads(meta_path.read_text(encoding="utf-8"))
+        proto = audit["protocol"]
         headline, verdict = proto["headline"], Verdict(**proto["verdict"])
     order = [tm.name for tm, _ in plugins.active(run.results)]
     headline = headline or scorecard.headline_budgets(run.results)
@@ -183,7 +184,7 @@ def _scorecard(run: RunData) -> dict[str, Any]:
             titles[r["name"]],
             plugins.budget_label(r["name"], r["budget"]),
         )
-    return {"scorecard": rows, "sentences": scorecard.sentences(rows, titles)}
+    return {"scorecard": rows, "sentences": scorecard.sentences(rows, titles), "audit": audit}
 
 
 def _build(run: RunData, prog: RunProgress, out: Path) -> None:

@@ -41,6 +41,8 @@ class ReportParts:
         budgets: Threat model -> its budget's unit in words (for the tables' columns).
         scorecard: The scorecard's rows (:func:`advrecon.report.scorecard.scorecard`), shown
             first, with its plain ``sentences``.
+        audit: An audit's ``audit.json`` (protocol, model identity with its training recipe,
+            data), shown above the scorecard; ``None`` for other runs.
     """
 
     sections: Sequence[ReportSection]
@@ -52,6 +54,7 @@ class ReportParts:
     budgets: Mapping[str, str]
     scorecard: Sequence[dict] = ()
     sentences: Sequence[str] = ()
+    audit: dict | None = None
 
 
 SCORECARD_NOTE = (
@@ -119,7 +122,7 @@ def render(run: RunData, prog: RunProgress, parts: ReportParts) -> str:
         run_dir=str(run.run_dir), n_rows=len(run.results),
         n_slices=run.results[["file", "slice"]].drop_duplicates().shape[0],
         scorecard=list(parts.scorecard), sentences=list(parts.sentences),
-        scorecard_note=SCORECARD_NOTE,
+        scorecard_note=SCORECARD_NOTE, audit=parts.audit,
         sections=[
             {"title": x.title, "text": x.text,
              "table": None if x.table is None else _cells(x.table)}
