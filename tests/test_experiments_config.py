@@ -128,8 +128,9 @@ def test_hash_covers_results_not_run_settings(monkeypatch):
 def test_shipped_configs_parse():
     demo = load_config(ROOT / "configs" / "demo.yaml", check_paths=False)
     networks = {"unet@4x", "unet@8x", "varnet@4x", "varnet@8x"}
-    assert {m.key for m in demo.models} == networks | {"sense@4x"}  # + a classical baseline
-    assert all(m.shipped == (m.key in networks) for m in demo.models)
+    hardened = {"unet_adv@4x"}  # the adversarially trained U-Net (a shipped variant)
+    assert {m.key for m in demo.models} == networks | hardened | {"sense@4x"}  # + classical
+    assert all(m.shipped == (m.key in networks | hardened) for m in demo.models)
     assert demo.data.kind == "synthetic"
     paper = load_config(ROOT / "configs" / "paper.yaml", check_paths=False, device="cpu")
     assert paper.noise.eta == (0.0, 0.2, 0.5, 1.0, 1.5, 2.0, 2.5)

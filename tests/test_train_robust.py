@@ -241,19 +241,21 @@ def test_shipped_hardened_variants_load_by_name_and_in_configs():
     from advrecon.demo import default_config_path
     from advrecon.experiments.loading import default_model_loader
 
-    demo = load_config(default_config_path(), check_paths=False)
+    demo = load_config(default_config_path(), check_paths=False)  # it runs the adversarial U-Net
     d = demo.to_dict()
-    assert all("variant" not in m for m in d["models"])  # unset: not in the plain form or hash
-    d["models"].append({"name": "unet_adv", "arch": "unet", "shipped": True,
-                        "variant": "adversarial", "preset": "demo", "acceleration": 4})  # fmt: skip
-    cfg = parse_config(d)
+    # unset: not in the plain form or hash
+    assert all("variant" not in m for m in d["models"] if m["name"] != "unet_adv")
+    cfg = demo
     m = next(m for m in cfg.models if m.name == "unet_adv")
     assert m.variant == "adversarial" and m.source() == "shipped:unet_4x_adversarial"
     loaded = default_model_loader(m, (64, 64), "cpu")
     assert loaded.metadata["robust"]["remedy"] == "adversarial"
     d2 = demo.to_dict()
     d2["models"][0]["variant"] = None
-    assert parse_config(d2).hash() == demo.hash() != cfg.hash()
+    assert parse_config(d2).hash() == demo.hash()
+    d3 = demo.to_dict()
+    del next(x for x in d3["models"] if x["name"] == "unet_adv")["variant"]
+    assert parse_config(d3).hash() != demo.hash()  # the variant enters the hash when set
     with pytest.raises(ConfigError, match="variant"):
         bad = demo.to_dict()
         bad["models"][0].update(shipped=False, checkpoint="x.safetensors", variant="jitter")
