@@ -36,20 +36,8 @@ NPROC="${NPROC:-1}"
 ARCHS="${ARCHS:-unet varnet}"
 ACCELERATIONS="${ACCELERATIONS:-4 8}"
 
-DATA="$WORK/data"
-if [ ! -d "$DATA/train" ] || [ ! -d "$DATA/val" ]; then
-    # shellcheck disable=SC2086  # SYNTH_ARGS is a list of options
-    "$PYTHON" -m advrecon data synth "$DATA" --volumes "$TRAIN_VOLUMES" \
-        --val-volumes "$VAL_VOLUMES" --slices "$SLICES" --seed "$DATA_SEED" --overwrite $SYNTH_ARGS
-fi
-
-if [ "$NPROC" -gt 1 ]; then
-    LAUNCH=("$PYTHON" -m torch.distributed.run --standalone --nproc_per_node="$NPROC" -m advrecon)
-else
-    LAUNCH=("$PYTHON" -m advrecon)
-fi
-EXTRA=()
-[ -n "$MAX_STEPS" ] && EXTRA+=(--max-steps-per-epoch "$MAX_STEPS")
+# shellcheck source=scripts/demo_training_setup.sh
+source "$ROOT/scripts/demo_training_setup.sh"   # DATA (written when absent), LAUNCH, EXTRA
 
 for arch in $ARCHS; do
     for acc in $ACCELERATIONS; do

@@ -46,20 +46,8 @@ MAX_STEPS="${MAX_STEPS:-}"
 DEVICE="${DEVICE:-auto}"
 NPROC="${NPROC:-1}"
 
-DATA="$WORK/data"
-if [ ! -d "$DATA/train" ] || [ ! -d "$DATA/val" ]; then
-    # shellcheck disable=SC2086  # SYNTH_ARGS is a list of options
-    "$PYTHON" -m advrecon data synth "$DATA" --volumes "$TRAIN_VOLUMES" \
-        --val-volumes "$VAL_VOLUMES" --slices "$SLICES" --seed "$DATA_SEED" --overwrite $SYNTH_ARGS
-fi
-
-if [ "$NPROC" -gt 1 ]; then
-    LAUNCH=("$PYTHON" -m torch.distributed.run --standalone --nproc_per_node="$NPROC" -m advrecon)
-else
-    LAUNCH=("$PYTHON" -m advrecon)
-fi
-EXTRA=()
-[ -n "$MAX_STEPS" ] && EXTRA+=(--max-steps-per-epoch "$MAX_STEPS")
+# shellcheck source=scripts/demo_training_setup.sh
+source "$ROOT/scripts/demo_training_setup.sh"   # DATA (written when absent), LAUNCH, EXTRA
 lr_step=$((EPOCHS * 4 / 5 > 0 ? EPOCHS * 4 / 5 : 1))   # one 10x decay for the last fifth
 
 for remedy in $REMEDIES; do
