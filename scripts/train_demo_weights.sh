@@ -43,7 +43,7 @@ for arch in $ARCHS; do
     for acc in $ACCELERATIONS; do
         name="${arch}_demo_${acc}x"
         if [ "$arch" = unet ]; then epochs=$EPOCHS_UNET; else epochs=$EPOCHS_VARNET; fi
-        lr_step=$((epochs * 4 / 5))   # one 10x decay for the last fifth
+        lr_step=$((epochs * 4 / 5 > 0 ? epochs * 4 / 5 : 1))   # one 10x decay for the last fifth
         init=()
         if [ "$arch" = varnet ] && [ "$acc" = 8 ]; then
             # VarNet at 8x (5 ACS lines) learns its sensitivity maps slowly from scratch: warm
