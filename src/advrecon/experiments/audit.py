@@ -107,7 +107,9 @@ def resolve_model(spec: str, acceleration: int | None) -> tuple[dict[str, Any], 
             "checkpoint": str(path),
             "acceleration": acc,
         }, acc
-    if re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$", spec):
+    from advrecon.models.checkpoints import _CALLABLE_SPEC
+
+    if _CALLABLE_SPEC.match(spec):  # the form load_reconstructor accepts
         return {"name": _label(spec.rpartition(":")[2]), "spec": spec, "acceleration": acc}, acc
     raise InputFileError(spec, "model file not found (and not a 'module:callable' spec)")
 
@@ -138,9 +140,9 @@ def _label(text: str) -> str:
 
 def _checkpoint_arch(path: Path) -> str:
     """``unet`` / ``varnet`` from an advrecon checkpoint's metadata, else ``custom``."""
-    from advrecon.models.checkpoints import read_metadata
+    from advrecon.models.checkpoints import _TORCHSCRIPT_SUFFIXES, read_metadata
 
-    if path.suffix.lower() in (".ts", ".jit", ".torchscript"):
+    if path.suffix.lower() in _TORCHSCRIPT_SUFFIXES:
         return "custom"
     arch = read_metadata(path).get("architecture")
     return arch if arch in ("unet", "varnet") else "custom"
