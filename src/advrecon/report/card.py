@@ -18,12 +18,10 @@ from advrecon._version import __version__
 from advrecon.errors import InputFileError
 from advrecon.experiments.protocol import Verdict
 from advrecon.files import atomic_write_text
+from advrecon.report.card_schema import SCHEMA_VERSION
 from advrecon.report.scorecard import SLICE, scorecard
 
 __all__ = ["SCHEMA_VERSION", "build_card", "render_card_md", "write_card"]
-
-#: Version of the card.json layout (a reader refuses other versions).
-SCHEMA_VERSION = 1
 
 
 def _audit_meta(run_dir: Path) -> dict[str, Any]:

@@ -29,14 +29,12 @@ from typing import Any
 
 from advrecon.errors import AdvreconError, InputFileError
 from advrecon.files import atomic_write_text, os_errors
+from advrecon.report.card_schema import SCHEMA_VERSION, VERDICTS
 
 __all__ = ["make_leaderboard", "load_card", "build_sections", "render", "register"]
 __all__ += ["LeaderboardWarning", "MixedProtocolsError"]
 
-#: The card schema this module reads.
-SCHEMA_VERSION = 1
 CARD_NAME = "card.json"
-VERDICTS = ("robust", "vulnerable", "inconclusive")
 
 _NUM = (int, float)
 _NONE = type(None)
