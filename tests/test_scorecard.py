@@ -67,7 +67,7 @@ def test_converged_share_and_sentences():
     (row,) = scorecard(df, {"noise": 1.0})
     assert row["converged"] == 0.5
     row["budget_label"] = "1%"
-    (text,) = sentences([row], {"noise": "k-space noise"})
+    (text,) = sentences([row])
     assert text.startswith("m@4x: the largest loss is under `noise` at 1%")
     assert "Vulnerable to `noise`" in text
 

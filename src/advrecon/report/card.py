@@ -19,7 +19,7 @@ from advrecon.errors import InputFileError
 from advrecon.experiments.protocol import Verdict
 from advrecon.files import atomic_write_text
 from advrecon.report.card_schema import SCHEMA_VERSION
-from advrecon.report.scorecard import SLICE, scorecard
+from advrecon.report.scorecard import SLICE
 
 __all__ = ["SCHEMA_VERSION", "build_card", "render_card_md", "write_card"]
 
@@ -40,7 +40,7 @@ def build_card(run_dir: str | Path) -> dict[str, Any]:
     Raises:
         InputFileError: not an audit run folder, or a file of it is missing or unreadable.
     """
-    from advrecon.report.plugins import titles
+    from advrecon.report.plugins import scored
     from advrecon.report.tables import load_run
 
     run_dir = Path(run_dir)
@@ -48,9 +48,7 @@ def build_card(run_dir: str | Path) -> dict[str, Any]:
     run = load_run(run_dir)
     df, proto = run.results, meta["protocol"]
     model = run.config["models"][0]
-    names = titles()  # registry order: the shipped threat models first
-    order = [n for n in names if n in proto["headline"]]
-    rows = scorecard(df, proto["headline"], Verdict(**proto["verdict"]), order)
+    rows = scored(df, proto["headline"], Verdict(**proto["verdict"]))
     region = df[df["target"] == "region"]
     clean = region.drop_duplicates([*SLICE, "box_index"])
     per_slice = clean.groupby(SLICE)[["clean_ssim", "clean_psnr", "clean_ssim_full"]].mean()
@@ -75,20 +73,14 @@ def build_card(run_dir: str | Path) -> dict[str, Any]:
                   (("region_ssim", "clean_ssim"), ("region_psnr", "clean_psnr"),
                    ("image_ssim", "clean_ssim_full"))},
         "threat_models": [
-            {"name": r["name"], "title": r["name"], "description": names.get(r["name"], ""),
-             "budget": r["budget"], "budget_label": _label(r["name"], r["budget"]),
+            {"name": r["name"], "title": r["name"], "description": r["description"],
+             "budget": r["budget"], "budget_label": r["budget_label"],
              **{k: r[k] for k in ("clean", "worst_case", "ci95", "random", "drop", "n",
                                   "tightness", "converged", "verdict",
                                   "random_beats_search")}}
             for r in rows
         ],
     }  # fmt: skip
-
-
-def _label(name: str, budget: float) -> str:
-    from advrecon.report.plugins import budget_label
-
-    return budget_label(name, budget)
 
 
 def render_card_md(card: dict[str, Any]) -> str:

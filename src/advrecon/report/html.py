@@ -175,16 +175,8 @@ def _scorecard(run: RunData) -> dict[str, Any]:
         audit = json.loads(meta_path.read_text(encoding="utf-8"))
         proto = audit["protocol"]
         headline, verdict = proto["headline"], Verdict(**proto["verdict"])
-    order = [tm.name for tm, _ in plugins.active(run.results)]
-    headline = headline or scorecard.headline_budgets(run.results)
-    rows = scorecard.scorecard(run.results, headline, verdict, [n for n in order if n in headline])
-    titles = plugins.titles()
-    for r in rows:
-        r["title"], r["budget_label"] = (
-            titles[r["name"]],
-            plugins.budget_label(r["name"], r["budget"]),
-        )
-    return {"scorecard": rows, "sentences": scorecard.sentences(rows, titles), "audit": audit}
+    rows = plugins.scored(run.results, headline, verdict)
+    return {"scorecard": rows, "sentences": scorecard.sentences(rows), "audit": audit}
 
 
 def _build(run: RunData, prog: RunProgress, out: Path) -> None:

@@ -31,6 +31,7 @@ from advrecon.report.stats import GROUP, summarize
 __all__ = [
     "active",
     "budget_label",
+    "scored",
     "titles",
     "captions",
     "context",
@@ -154,3 +155,23 @@ def budget_label(name: str, budget: float) -> str:
     """A budget as people read it: ``1%``, ``5 deg`` (the plug-in's symbol; bare if unknown)."""
     tm = threat_models().get(name)
     return f"{budget:g}{tm.budget_symbol if tm is not None else ''}"
+
+
+def scored(results: pd.DataFrame, headline=None, verdict=None) -> list[dict]:
+    """The scorecard rows (:func:`advrecon.report.scorecard.scorecard`) in the registry's order,
+    each with the threat model's ``description`` and its ``budget_label``.
+
+    Args:
+        results: ``results.csv`` as a DataFrame.
+        headline: Threat model -> budget (an audit's protocol; default: the largest budgets).
+        verdict: Thresholds (:class:`~advrecon.experiments.protocol.Verdict`; default ones).
+    """
+    from advrecon.report.scorecard import headline_budgets, scorecard
+
+    headline = headline or headline_budgets(results)
+    names = titles()
+    rows = scorecard(results, headline, verdict, [n for n in names if n in headline])
+    for r in rows:
+        r["description"] = names[r["name"]]
+        r["budget_label"] = budget_label(r["name"], r["budget"])
+    return rows

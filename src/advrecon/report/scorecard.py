@@ -199,7 +199,7 @@ def scorecard(
     return sorted(rows, key=lambda r: r["model"])  # stable: threat models keep their order
 
 
-def sentences(rows: list[dict[str, Any]], titles: Mapping[str, str]) -> list[str]:
+def sentences(rows: list[dict[str, Any]]) -> list[str]:
     """A few plain sentences per model: where it breaks most, and where it holds."""
     out = []
     by_model: dict[str, list[dict[str, Any]]] = {}
